@@ -1,0 +1,186 @@
+"""The benchmark protocol: warm-up, then at least N iterations AND at least S seconds.
+
+Like optimum-benchmark and MLPerf, inputs have an exact shape (batch x sequence length), built
+from real text so token ids are realistic. Each iteration is one device-synchronised forward pass
+(classification) or one generate() of a fixed number of new tokens (translation).
+The run is a generator of records, so the GUI, CLI and tests share it.
+"""
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from . import paths
+from .cancel import CancelToken, Progress, no_progress
+from .errors import InputError
+from .loading import LoadedModel
+from .measure import MemorySampler, cuda_memory, rss_bytes
+from .stats import Stats
+from .tasks import guard_memory
+
+
+@dataclass(frozen=True)
+class Protocol:
+    batch_size: int = 1
+    seq_len: int = 128
+    warmup: int = 5
+    min_iterations: int = 20
+    min_seconds: float = 3.0
+    max_seconds: float = 300.0  # a safety stop for very slow variants
+    new_tokens: int = 32  # translation: tokens generated per iteration (forced, for a fixed amount of work)
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.seq_len < 4 or self.warmup < 0 or self.min_iterations < 1:
+            raise InputError("Batch must be 1+, sequence length 4+, warm-up 0+ and iterations 1+.")
+        if self.min_seconds < 0 or self.max_seconds <= 0 or self.new_tokens < 1:
+            raise InputError("Seconds must be positive and new tokens at least 1.")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed iteration."""
+
+    index: int
+    seconds: float
+    warmup: bool
+
+
+@dataclass
+class BenchReport:
+    protocol: dict
+    model: dict
+    latency: dict  # Stats of the measured iterations, seconds
+    first_inference_seconds: float
+    throughput_items_per_s: float
+    throughput_tokens_per_s: float
+    memory: dict
+    samples: list[float] = field(default_factory=list)
+    warmup_samples: list[float] = field(default_factory=list)
+    environment: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _corpus_ids(tokenizer, needed: int) -> list[int]:
+    """Token ids of real English text, at least `needed` of them."""
+    texts = []
+    path = paths.SENTIMENT_DATA / "dev.jsonl"
+    if path.is_file():
+        import json
+        texts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    ids = tokenizer(" ".join(texts) or "the quick brown fox jumps over the lazy dog", add_special_tokens=False)["input_ids"]
+    while len(ids) < needed:
+        ids = ids + ids
+    return ids
+
+
+def _special_template(tokenizer) -> tuple[list[int], list[int]]:
+    """The special tokens a tokenizer puts before and after a text (e.g. [CLS] ... [SEP], or ... </s>)."""
+    plain = tokenizer("hello", add_special_tokens=False)["input_ids"]
+    full = tokenizer("hello")["input_ids"]
+    for start in range(len(full) - len(plain) + 1):
+        if full[start:start + len(plain)] == plain:
+            return full[:start], full[start + len(plain):]
+    return [], []
+
+
+def bench_inputs(loaded: LoadedModel, protocol: Protocol) -> dict:
+    """Input tensors of exactly batch x seq_len tokens (special tokens included), no padding."""
+    tokenizer = loaded.tokenizer
+    seq_len = min(protocol.seq_len, loaded.info.max_length)
+    prefix, suffix = _special_template(tokenizer)
+    width = seq_len - len(prefix) - len(suffix)
+    ids = _corpus_ids(tokenizer, protocol.batch_size * width)
+    rows = [prefix + ids[b * width:(b + 1) * width] + suffix for b in range(protocol.batch_size)]
+    input_ids = torch.tensor(rows, dtype=torch.long)
+    inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+    if "token_type_ids" in getattr(tokenizer, "model_input_names", ()) and loaded.kind != "seq2seq":
+        inputs["token_type_ids"] = torch.zeros_like(input_ids)
+    return {k: v.to(loaded.device) for k, v in inputs.items()}
+
+
+def _step(loaded: LoadedModel, inputs: dict, protocol: Protocol):
+    """One unit of work, returned as a callable so the timed region holds nothing else."""
+    model = loaded.model
+    if loaded.kind == "seq2seq":
+        n = protocol.new_tokens
+        return lambda: model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, num_beams=1, do_sample=False)
+    return lambda: model(**inputs)
+
+
+def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken | None = None,
+                  progress: Progress = no_progress, environment: dict | None = None
+                  ) -> Iterator[Sample | BenchReport]:
+    """Yield a Sample per iteration (warm-up ones flagged), then one BenchReport."""
+    cancel = cancel or CancelToken()
+    inputs = bench_inputs(loaded, protocol)
+    step = _step(loaded, inputs, protocol)
+    sync = loaded.sync
+    if loaded.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(loaded.device)
+    warm, measured = [], []
+    with MemorySampler() as sampler, guard_memory(f"benchmarking {loaded.entry.name}"), torch.inference_mode():
+        rss_start = sampler.mark()
+        index = 0
+        for _ in range(max(protocol.warmup, 1)):  # the first call is always timed apart: first inference
+            cancel.check()
+            sync()
+            start = time.perf_counter()
+            step()
+            sync()
+            warm.append(time.perf_counter() - start)
+            progress(None, f"Warm-up {len(warm)}/{protocol.warmup}")
+            yield Sample(index, warm[-1], True)
+            index += 1
+        began = time.perf_counter()
+        while True:
+            cancel.check()
+            sync()
+            start = time.perf_counter()
+            step()
+            sync()
+            end = time.perf_counter()
+            measured.append(end - start)
+            yield Sample(index, measured[-1], False)
+            index += 1
+            elapsed = end - began
+            done = len(measured) >= protocol.min_iterations and elapsed >= protocol.min_seconds
+            progress(min(1.0, max(len(measured) / protocol.min_iterations,
+                                  elapsed / max(protocol.min_seconds, 1e-9)) if not done else 1.0),
+                     f"Iteration {len(measured)}")
+            if done or elapsed >= protocol.max_seconds:
+                break
+        rss_peak = sampler.peak
+    stats = Stats.of(measured)
+    batch, seq_len = inputs["input_ids"].shape
+    tokens_per_item = protocol.new_tokens if loaded.kind == "seq2seq" else seq_len
+    memory = {
+        "rss_before_load": loaded.info.rss_before_load,
+        "rss_after_load": loaded.info.rss_after_load,
+        "rss_at_start": rss_start,
+        "rss_peak": rss_peak,
+        "rss_peak_over_baseline": rss_peak - loaded.info.rss_before_load,
+        "rss_now": rss_bytes(),
+        "weight_bytes": loaded.info.weight_bytes,
+    } | (cuda_memory(loaded.device) or {})
+    yield BenchReport(
+        protocol=asdict(protocol) | {"seq_len_used": seq_len},
+        model={"id": loaded.entry.id, "name": loaded.entry.name, "task": loaded.entry.task,
+               "source": loaded.entry.source, "variant": loaded.request.variant.to_dict(),
+               "device": loaded.request.device} | loaded.info.to_dict(),
+        latency=stats.to_dict(),
+        first_inference_seconds=warm[0],
+        throughput_items_per_s=batch / stats.p50,
+        throughput_tokens_per_s=batch * tokens_per_item / stats.p50,
+        memory=memory, samples=measured, warmup_samples=warm, environment=environment or {})
+
+
+def benchmark(loaded: LoadedModel, protocol: Protocol, **kwargs) -> BenchReport:
+    """Run the protocol to the end and return its report."""
+    for record in run_benchmark(loaded, protocol, **kwargs):
+        if isinstance(record, BenchReport):
+            return record
+    raise RuntimeError("the benchmark generator ended without a report")  # pragma: no cover

@@ -1,0 +1,32 @@
+"""Cooperative cancellation and progress reporting for long core work."""
+
+import threading
+from collections.abc import Callable
+
+from .errors import Cancelled
+
+# progress(fraction or None when unknown, message)
+Progress = Callable[[float | None, str], None]
+
+
+def no_progress(fraction: float | None, message: str) -> None:
+    """The default progress callback: reports nowhere."""
+
+
+class CancelToken:
+    """Set from any thread; checked by the worker between steps."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise Cancelled if cancel() was called."""
+        if self._event.is_set():
+            raise Cancelled()

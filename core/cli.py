@@ -1,0 +1,284 @@
+"""sizelab-cli: the headless face of the core. Never imports Qt.
+
+    sizelab-cli models [--task T] [--json]
+    sizelab-cli run [--text T ... | --file F | stdin] [model options] [--json]
+    sizelab-cli bench [model options] [--batch B --seq-len L ...] [--out report.json]
+    sizelab-cli train-head
+    sizelab-cli compare (--ladder ID | --member SPEC ...) [--batch B --seq-len L ...] [--out run.json]
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .catalog import DEFAULT_MODEL_ID, ModelEntry, load_catalog
+from .errors import SizeLabError
+from .variants import Variant
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--model", default=None, help=f"catalog id (default {DEFAULT_MODEL_ID}; see `models`)")
+    source.add_argument("--folder", type=Path, help="a local transformers checkpoint folder")
+    source.add_argument("--hub", help="a Hugging Face model id (cache first; downloads when online)")
+    parser.add_argument("--task", choices=("classification", "translation"),
+                        help="task for --folder/--hub (default classification)")
+    parser.add_argument("--variant", default=Variant(), type=_variant,
+                        help="e.g. fp32, fp16, bf16, int8, int8,L3 (layers kept)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--allow-pickle", action="store_true",
+                        help="allow pickle-only checkpoints (loaded with weights_only=True)")
+    parser.add_argument("--no-download", action="store_true", help="never download; use the local cache only")
+
+
+def _variant(text: str) -> Variant:
+    try:
+        return Variant.parse(text)
+    except SizeLabError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _entry(args) -> ModelEntry:
+    task = args.task or "classification"
+    if args.folder:
+        return ModelEntry.for_folder(args.folder, task)
+    if args.hub:
+        return ModelEntry.for_hub(args.hub, task)
+    return load_catalog().get(args.model or DEFAULT_MODEL_ID)
+
+
+def _load(args):
+    from .loading import load_model
+    from .requests import LoadRequest
+
+    request = LoadRequest(entry=_entry(args), variant=args.variant, device=args.device, threads=args.threads,
+                          allow_pickle=args.allow_pickle, allow_download=not args.no_download)
+    return load_model(request, progress=_stderr_progress if sys.stderr.isatty() else _no_progress)
+
+
+def _stderr_progress(fraction, message):
+    percent = f"{fraction:4.0%} " if fraction is not None else ""
+    print(f"\r{percent}{message:<60}", end="", file=sys.stderr, flush=True)
+
+
+def _no_progress(fraction, message):
+    pass
+
+
+def cmd_models(args) -> int:
+    catalog = load_catalog()
+    models = catalog.for_task(args.task) if args.task else list(catalog.models)
+    if args.json:
+        print(json.dumps([{"id": m.id, "name": m.name, "task": m.task, "source": m.source, "ref": m.ref,
+                           "params": m.params, "license": m.license, "about": m.about} for m in models], indent=2))
+        return 0
+    width = max(len(m.id) for m in models)
+    for m in models:
+        params = f"{m.params / 1e6:8.1f}M" if m.params else "        ?"
+        print(f"{m.id:<{width}}  {m.task:<14} {m.source:<9} {params}  {m.name}")
+    print(f"\nLadders: {', '.join(l.id for l in catalog.ladders)}")
+    return 0
+
+
+def _texts(args) -> list[str]:
+    if args.text:
+        return list(args.text)
+    if args.file:
+        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+    else:
+        lines = sys.stdin.read().splitlines()
+    return [line for line in lines if line.strip()]
+
+
+def cmd_run(args) -> int:
+    from . import tasks
+
+    loaded = _load(args)
+    texts = _texts(args)
+    if not texts:
+        raise SizeLabError("No text given: use --text, --file or standard input.")
+    for text in texts:
+        if loaded.kind == "seq2seq":
+            result = tasks.translate(loaded, text, max_new_tokens=args.max_new_tokens, num_beams=args.beams)
+            record = {"text": text, "translation": result.text, "new_tokens": result.new_tokens,
+                      "time_to_first_token_s": result.time_to_first_token,
+                      "tokens_per_s": result.tokens_per_second}
+        else:
+            result = tasks.classify(loaded, [text])
+            prediction = result.predictions[0]
+            record = {"text": text, "label": prediction.label, "scores": prediction.scores}
+        record |= {"phases_s": result.phases, "latency_s": result.latency,
+                   "warnings": loaded.info.warnings + result.warnings,
+                   "model": loaded.entry.id, "variant": loaded.request.variant.to_dict(), "device": args.device}
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            answer = record.get("translation") or f"{record['label']} ({record['scores'][record['label']]:.0%})"
+            print(f"{answer}\t{result.latency * 1000:.1f} ms\t{text[:60]}", flush=True)
+            for warning in result.warnings:
+                print(f"  note: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import Protocol, benchmark
+    from .environment import environment
+    from .report import write_json_atomic
+
+    protocol = Protocol(batch_size=args.batch, seq_len=args.seq_len, warmup=args.warmup,
+                        min_iterations=args.min_iterations, min_seconds=args.min_seconds,
+                        new_tokens=args.new_tokens)
+    loaded = _load(args)
+    report = benchmark(loaded, protocol, environment=environment(args.device)).to_dict()
+    if args.out:
+        write_json_atomic(args.out, report)
+    latency = report["latency"]
+    print(f"{loaded.entry.id} [{args.variant.label()}] batch {args.batch} x {report['protocol']['seq_len_used']}: "
+          f"p50 {latency['p50'] * 1000:.2f} ms  p90 {latency['p90'] * 1000:.2f} ms  p99 {latency['p99'] * 1000:.2f} ms"
+          f"  (n={latency['n']}{', noisy' if latency['noisy'] else ''})  "
+          f"peak RSS over baseline {report['memory']['rss_peak_over_baseline'] / 2**20:.0f} MiB")
+    return 0
+
+
+def cmd_train_head(args) -> int:
+    from .training import train_adapter_and_heads
+
+    report = train_adapter_and_heads(progress=_stderr_progress if sys.stderr.isatty() else _no_progress)
+    print(file=sys.stderr)
+    for depth, accuracy in report["dev_accuracy"].items():
+        print(f"depth {depth}: dev accuracy {accuracy:.1%} (int8 {report['dev_accuracy_int8'][depth]:.1%})")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from . import compare
+    from .bench import Protocol
+    from .catalog import LadderMember, is_cached
+
+    if args.diff:
+        a, b = (compare.load_run(path) for path in args.diff)
+        print(compare.text_diff(compare.diff_runs(a, b), *(Path(p).name for p in args.diff)))
+        return 0
+    reference = args.reference - 1 if args.reference else None
+    if args.open:
+        print(compare.text_table(compare.load_run(args.open), reference))
+        return 0
+    catalog = load_catalog()
+    members = list(catalog.ladder(args.ladder).members) if args.ladder else []
+    for spec in args.member or []:
+        where, _, variant = spec.partition("@")
+        entry = (ModelEntry.for_folder(where, args.task or "classification") if Path(where).is_dir()
+                 else catalog.get(where))
+        members.append(LadderMember(entry, Variant.parse(variant) if variant else Variant()))
+    for member in [m for m in members if m.model.source == "hub" and not is_cached(m.model)]:
+        print(f"skipped {member.model.id}: not in the local Hugging Face cache", file=sys.stderr)
+        members.remove(member)
+    if not members:
+        raise SizeLabError("Nothing to compare: give --ladder or --member (`sizelab-cli models` lists both).")
+    request = compare.CompareRequest(
+        members=tuple(members), ladder=args.ladder or "", device=args.device, threads=args.threads,
+        protocol=Protocol(batch_size=args.batch, seq_len=args.seq_len, warmup=args.warmup,
+                          min_iterations=args.min_iterations, min_seconds=args.min_seconds,
+                          new_tokens=args.new_tokens),
+        sweep=compare.Sweep.parse(args.sweep) if args.sweep else None,
+        quality=not args.no_quality, quality_limit=args.quality_limit)
+    tty = sys.stderr.isatty()
+    collector = compare.RunCollector()
+    try:
+        for record in compare.run_compare(request):
+            collector.add(record)
+            run = collector.run
+            if isinstance(record, compare.RowProgress) and tty:
+                _stderr_progress(record.fraction, record.message[:60])
+            elif isinstance(record, (compare.RowFinished, compare.RowFailed)):
+                row = record.row
+                outcome = (f"p50 {row['latency']['p50'] * 1000:.2f} ms" if row["status"] == "done"
+                           else f"FAILED: {row['error']}")
+                print(("\r" if tty else "") + f"[{record.index + 1}/{len(members)}] {row['model']['name']} "
+                      f"[{row.get('label') or row['model']['variant_label']}]: {outcome}", file=sys.stderr)
+            # the file is rewritten after every row: a killed run loses at most the row in progress
+            if args.out and not isinstance(record, (compare.RowProgress, compare.RowStarted)):
+                compare.save_run(args.out, run)
+    except KeyboardInterrupt:
+        if args.out and collector.run is not None:
+            collector.run["outcome"] = "interrupted"
+            compare.save_run(args.out, collector.run)
+        raise
+    run = collector.run
+    if args.csv:
+        compare.save_csv(args.csv, run, reference)
+    print(compare.text_table(run, reference))
+    return 1 if any(row["status"] == "failed" for row in run["rows"]) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sizelab-cli", description="Model Size Lab, headless.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("models", help="list the models the app offers")
+    p.add_argument("--task", choices=("classification", "translation"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models)
+    p = sub.add_parser("run", help="classify or translate texts")
+    _model_options(p)
+    p.add_argument("--text", action="append", help="a text (repeatable)")
+    p.add_argument("--file", help="a file with one text per line")
+    p.add_argument("--json", action="store_true", help="one JSON object per text")
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--beams", type=int, default=1)
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("bench", help="benchmark one model variant")
+    _model_options(p)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--min-iterations", type=int, default=20)
+    p.add_argument("--min-seconds", type=float, default=3.0)
+    p.add_argument("--new-tokens", type=int, default=32, help="translation: tokens per iteration")
+    p.add_argument("--out", type=Path, help="write the JSON report here")
+    p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("train-head", help="retrain the bundled classifier's heads (deterministic)")
+    p.set_defaults(func=cmd_train_head)
+    p = sub.add_parser("compare", help="run one benchmark protocol over a size ladder (exit 1 if a row failed)")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--ladder", help="a catalog ladder id (see `models`), e.g. bundled-depths")
+    what.add_argument("--open", type=Path, help="print the table of a saved run instead of measuring")
+    what.add_argument("--diff", type=Path, nargs=2, metavar=("A", "B"), help="compare two saved runs")
+    p.add_argument("--member", action="append",
+                   help="MODEL[@VARIANT]: a catalog id or checkpoint folder, e.g. synthetic/bert-tiny@int8,L1 "
+                        "(repeatable; added after the ladder's members)")
+    p.add_argument("--task", choices=("classification", "translation"), help="task of --member folders")
+    p.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--seq-len", type=int, default=128)
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--min-iterations", type=int, default=20)
+    p.add_argument("--min-seconds", type=float, default=3.0)
+    p.add_argument("--new-tokens", type=int, default=32, help="translation: tokens per iteration")
+    p.add_argument("--sweep", help="also time each row at these sizes, e.g. seq_len=32,64,128 or batch_size=1,8")
+    p.add_argument("--no-quality", action="store_true", help="skip accuracy / chrF")
+    p.add_argument("--quality-limit", type=int, default=None, help="score only the first N examples")
+    p.add_argument("--reference", type=int, default=None,
+                   help="row number (#) to compare against (default: the most parameters)")
+    p.add_argument("--out", type=Path, help="write the run as JSON (rewritten after every row)")
+    p.add_argument("--csv", type=Path, help="write the table as CSV")
+    p.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SizeLabError as exc:
+        print(f"sizelab-cli: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sizelab-cli: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

