@@ -131,6 +131,8 @@ class MainWindow(QMainWindow):
         self.historyTable.setModel(self.historyModel)
         self.historyTable.setAlternatingRowColors(True)
         self.historyTable.verticalHeader().hide()
+        self.historyTable.setWordWrap(False)
+        self.historyTable.verticalHeader().setDefaultSectionSize(self.historyTable.fontMetrics().height() + 8)
         self.historyTable.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.historyTable.horizontalHeader().setStretchLastSection(True)
         self.historyTable.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
@@ -351,6 +353,8 @@ class MainWindow(QMainWindow):
         self.modelPanel.show_summary(summary)
         self.runPanel.set_task(summary.task)
         self.memoryPlot.mark_model(summary.info["rss_before_load"], summary.info["weight_bytes"])
+        for plot in (self.latencyPlot, self.memoryPlot):
+            plot.mark_event(self.now(), f"{summary.name} [{summary.variant_label}]")
         threads = f" · {self.modelPanel.threadsSpin.value()} threads" if summary.device == "cpu" else ""
         self.deviceStatus.setText(f"Device: {summary.device}{threads}")
         self.statusBar().showMessage(f"Loaded {summary.name} [{summary.variant_label}] in "

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 BUFFER = 20_000  # points kept per series; older ones fall off
 ROLLING = 25  # requests in the rolling percentile window
+MAX_EVENTS = 10  # load markers kept on a plot
 REDRAW_MS = 50  # 20 Hz: the redraw timer lives in the main window
 
 pg.setConfigOptions(antialias=False, foreground="k")
@@ -41,6 +42,7 @@ class LivePlot(pg.PlotWidget):
         self.plotItem.addLegend(offset=(10, 5), labelTextColor=_theme(self)[1].name())
         self.setMinimumHeight(140)
         self._series: dict[str, tuple[deque, deque, pg.PlotDataItem]] = {}
+        self._events: list[pg.InfiniteLine] = []
         self._y_top = 0.0
 
     def apply_theme(self, points: int | None = None) -> None:
@@ -108,6 +110,16 @@ class LivePlot(pg.PlotWidget):
         if top > 0 and (top > self._y_top or top < self._y_top * 0.5):
             self._y_top = top * 1.2
             self.plotItem.setYRange(0, self._y_top, padding=0)
+
+    def mark_event(self, t: float, label: str) -> None:
+        """A vertical line where something happened (a model was loaded); the oldest go first."""
+        _, text = _theme(self)
+        line = pg.InfiniteLine(pos=t, angle=90, pen=pg.mkPen("#aaaaaa", style=Qt.PenStyle.DotLine), label=label,
+                               labelOpts={"position": 0.95, "color": text.name(), "anchors": [(0, 0), (0, 0)]})
+        self.plotItem.addItem(line, ignoreBounds=True)
+        self._events.append(line)
+        while len(self._events) > MAX_EVENTS:
+            self.plotItem.removeItem(self._events.pop(0))
 
     def export_png(self, path: str | Path) -> None:
         if not self.grab().save(str(path)):

@@ -4,7 +4,7 @@ import html
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
+from PySide6.QtWidgets import (QApplication, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
                                QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
 from core.requests import RunRequest
@@ -79,20 +79,24 @@ class ResultView(QWidget):
 
     def show_streaming(self, text: str) -> None:
         self.headline.setText(text or "…")
+        # Long translations get a smaller headline so the whole text stays in view.
+        font = self.headline.font()
+        font.setPointSizeF(QApplication.font().pointSizeF() * (1.6 if len(text) < 80 else 1.15))
+        self.headline.setFont(font)
 
     def show_record(self, record) -> None:
         phases = " · ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in record.phases.items())
         extra = ""
         if record.task == "translation":
             self._set_bars({})
-            self.headline.setText(record.translation or "(empty translation)")
+            self.show_streaming(record.translation or "(empty translation)")
             if record.time_to_first_token is not None:
                 extra += f" · first token {record.time_to_first_token * 1000:.1f} ms"
             if record.tokens_per_second:
                 extra += f" · {record.tokens_per_second:.1f} tokens/s"
         else:
             self._set_bars(record.scores)
-            self.headline.setText(record.summary)
+            self.show_streaming(record.summary)
         self.timing.setText(f"<b>{record.latency * 1000:.1f} ms</b> — {phases}{extra}"
                             f"<br>{html.escape(record.model_name)} [{html.escape(record.variant_label)}] on "
                             f"{html.escape(record.device)} · {record.input_tokens} tokens")
