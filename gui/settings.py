@@ -3,6 +3,9 @@
 A value of the wrong type (a hand-edited or damaged file) reads as the default.
 """
 
+import time
+from pathlib import Path
+
 from PySide6.QtCore import QByteArray, QSettings
 
 ORGANIZATION = "ModelSizeLab"
@@ -25,6 +28,13 @@ class Settings:
 
     def __init__(self, qsettings: QSettings | None = None):
         self._s = qsettings or QSettings()
+        self.set_aside: Path | None = None
+        if self._s.status() == QSettings.Status.FormatError:
+            # A damaged file: keep it for inspection, start again from defaults.
+            damaged = Path(self._s.fileName())
+            self.set_aside = damaged.with_name(f"{damaged.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            damaged.replace(self.set_aside)
+            self._s = QSettings(self._s.fileName(), self._s.format())
 
     def get(self, key: str):
         kind, default = self._KEYS[key]
