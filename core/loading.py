@@ -5,8 +5,10 @@ progress when allowed), a local folder, and synthetic (a real architecture with 
 Model folders are only read: trust_remote_code is never passed, pickle weights need consent.
 """
 
+import ctypes
 import gc
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,12 +79,22 @@ class LoadedModel:
 
 
 def release_memory() -> None:
+    """Collect garbage, empty device caches, and hand freed heap back to the OS (glibc keeps it otherwise)."""
     gc.collect()
+    _malloc_trim()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     mps = getattr(torch, "mps", None)
     if mps is not None and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
         mps.empty_cache()
+
+
+def _malloc_trim() -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):  # musl or another libc: nothing to trim
+            pass
 
 
 # ---------------------------------------------------------------- finding the files
