@@ -250,9 +250,6 @@ def _auto_class(task: str, config):
 def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
     """(kind, model, tokenizer, warnings) from a checkpoint folder; never runs its code."""
     from transformers import AutoConfig, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()  # progress goes through our callback, not tqdm on stderr
 
     has_safetensors = check_folder(folder, request.allow_pickle)
     try:
@@ -339,6 +336,9 @@ def _max_length(model: nn.Module, tokenizer) -> int:
 def load_model(request: LoadRequest, cancel: CancelToken | None = None,
                progress: Progress = no_progress) -> LoadedModel:
     """Load and derive one variant. Cancellable between steps; the partial model is released."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # progress goes through our callback, not tqdm on stderr
     cancel = cancel or CancelToken()
     variant = request.variant
     devices.check_supported(request.device, variant)

@@ -10,16 +10,17 @@ import time
 from collections import deque
 
 import psutil
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
                                QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter,
-                               QTableView, QToolButton, QVBoxLayout, QWidget)
+                               QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from core.catalog import DEFAULT_MODEL_ID, load_catalog
 
+from .compare_view import CompareView
 from .history import HistoryModel
-from .model_panel import ModelPanel, fmt_bytes
+from .model_panel import ModelPanel
 from .plots import REDRAW_MS, LatencyPlot, MemoryPlot, ThroughputPlot, export_csv
 from .run_panel import RunPanel
 from .settings import Settings
@@ -75,6 +76,11 @@ class MainWindow(QMainWindow):
         worker.streamed.connect(self._on_worker_streamed)
         worker.failed.connect(self._on_worker_failed)
         self.host.jobFinished.connect(self._on_host_job_finished)
+        # Built here, not in _build_layout: it shares the worker (one model in memory at a time).
+        self.compareView = CompareView(self.catalog, self.host)
+        self.tabs.addTab(self.compareView, "Compare")
+        self.compareView.runStarted.connect(self._on_compare_view_run_started)
+        self.compareView.errorRaised.connect(self.show_error)
         self.modelPanel.loadRequested.connect(self._on_model_panel_load_requested)
         self.modelPanel.cancelRequested.connect(self._on_model_panel_cancel_requested)
         self.modelPanel.taskChanged.connect(self._on_model_panel_task_changed)
@@ -174,7 +180,9 @@ class MainWindow(QMainWindow):
         central = QWidget()
         box = QVBoxLayout(central)
         box.addWidget(self.errorBanner)
-        box.addWidget(self.mainSplitter, 1)
+        self.tabs = QTabWidget(objectName="mainTabs")
+        self.tabs.addTab(self.mainSplitter, "Live")
+        box.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self.resize(1400, 900)
 
@@ -327,6 +335,16 @@ class MainWindow(QMainWindow):
     def _on_run_panel_stop_requested(self) -> None:
         if self._run_job is not None:
             self.host.cancel(self._run_job)
+
+    @Slot()
+    def _on_compare_view_run_started(self) -> None:
+        """A comparison unloads the live model first: the Live tab must stop offering to run it."""
+        self.clear_error()
+        self._summary = None
+        self.runPanel.set_state(loaded=False, running=False)
+        self.modelPanel.show_entry(self.modelPanel.current_entry())
+        self.statusBar().showMessage("Comparing a size ladder: the live model was unloaded; load it again to run it.",
+                                     10_000)
 
     # ------------------------------------------------------------ worker signals
 

@@ -6,8 +6,7 @@ import os
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
-                               QInputDialog, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+                               QInputDialog, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout)
 
 from core.advisor import DeviceInfo, advise, cpu_device
 from core.catalog import Catalog, ModelEntry, is_cached, known_depth
