@@ -26,7 +26,7 @@ from .run_panel import RunPanel
 from .settings import Settings
 from .worker import EngineHost, default_engine
 
-MEMORY_EVERY_TICKS = 2  # RSS sampled for the plot at 10 Hz; the core samples at 200 Hz during work
+MEMORY_EVERY_TICKS = 1  # RSS sampled for the plot at every redraw (10 Hz); the core samples at 200 Hz during work
 
 
 def _version(name: str) -> str:

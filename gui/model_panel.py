@@ -68,7 +68,9 @@ class ModelPanel(QGroupBox):
         self.deviceCombo = QComboBox(objectName="deviceCombo")
         self.threadsSpin = QSpinBox(objectName="threadsSpin")
         self.threadsSpin.setRange(1, max(1, os.cpu_count() or 1))
-        self.threadsSpin.setValue(self.threadsSpin.maximum())
+        # One core is left for the window by default: on 2 cores, 2 torch threads beside a busy UI ran
+        # 25x slower here than 1 (tests/benchmarks/ui_lateness.py). Benchmarks may use them all.
+        self.threadsSpin.setValue(max(1, self.threadsSpin.maximum() - 1))
         self.allowPickleCheck = QCheckBox("Allow pickle checkpoints (weights_only)", objectName="allowPickleCheck")
         self.allowPickleCheck.setToolTip("Only for folders without safetensors. Unpickling can run code; "
                                          "weights are loaded with torch.load(weights_only=True).")

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QWidget
 BUFFER = 20_000  # points kept per series; older ones fall off
 ROLLING = 25  # requests in the rolling percentile window
 MAX_EVENTS = 10  # load markers kept on a plot
-REDRAW_MS = 50  # 20 Hz: the redraw timer lives in the main window
+REDRAW_MS = 100  # 10 Hz: each frame costs about 15 ms of UI time here; the timer lives in the main window
 
 pg.setConfigOptions(antialias=False, foreground="k")
 
@@ -35,7 +35,9 @@ class LivePlot(pg.PlotWidget):
         super().__init__(parent=parent)
         self._labels = (title, y_label, units)
         self.apply_theme()
-        self.plotItem.showGrid(x=True, y=True, alpha=0.25)
+        # No grid: with a scrolling time axis, grid lines are repainted every frame and were most of the
+        # redraw cost measured here (tests/benchmarks/ui_lateness.py).
+        self.plotItem.showGrid(x=False, y=False)
         self.plotItem.disableAutoRange()
         self.plotItem.setDownsampling(mode="peak")
         self.plotItem.setClipToView(True)
@@ -130,7 +132,7 @@ class LatencyPlot(LivePlot):
     def __init__(self, parent=None):
         super().__init__("Latency per request", "latency", "s", parent)
         self.setObjectName("latencyPlot")
-        self.add_series("request", "#1f77b4", symbol="o")
+        self.add_series("request", "#1f77b4")
         self.add_series(f"p50 (last {ROLLING})", "#2ca02c", width=2)
         self.add_series(f"p90 (last {ROLLING})", "#d62728", width=2, style=Qt.PenStyle.DashLine)
 

@@ -48,6 +48,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=0, help="worker threads (0: the app's default)")
     args = parser.parse_args()
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
@@ -79,6 +80,8 @@ def main() -> int:
     def start_load():
         beat.phase = "load"
         window.modelPanel.layersSpin.setValue(args.layers)
+        if args.threads:
+            window.modelPanel.threadsSpin.setValue(args.threads)
         window.modelPanel.loadButton.click()
 
     window.host.jobFinished.connect(on_finished)
@@ -86,6 +89,7 @@ def main() -> int:
     app.exec()
     requests = window.historyModel.rowCount()
     print(f"UI event-loop lateness (heartbeat {HEARTBEAT_MS} ms), bundled model L{args.layers}, "
+          f"{window.modelPanel.threadsSpin.value()} worker threads, "
           f"{requests} requests in {args.seconds:.0f} s of Run continuously:")
     for phase in ("start-up", "load", "run-continuously"):
         values = np.asarray(beat.samples.get(phase, [0.0]))
