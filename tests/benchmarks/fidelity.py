@@ -43,13 +43,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     args = parser.parse_args()
     entry = load_catalog().get(DEFAULT_MODEL_ID)
     shapes = [(1, 32), (1, 128), (8, 32), (8, 128)] if not args.quick else [(1, 128), (8, 128)]
     print(f"threads {torch.get_num_threads()}; p50 in ms; ratio = app / reference")
     print(f"{'variant':<8} {'shape':>7} {'app':>8} {'bare':>8} {'tub':>8} {'app/bare':>9} {'app/tub':>8}")
     for variant in (Variant(), Variant(int8=True)):
-        loaded = load_model(LoadRequest(entry, variant))
+        loaded = load_model(LoadRequest(entry, variant, threads=args.threads))
         for batch, seq in shapes:
             protocol = Protocol(batch_size=batch, seq_len=seq, warmup=3, min_iterations=20, min_seconds=1.0)
             inputs = bench_inputs(loaded, protocol)
