@@ -326,6 +326,7 @@ class MainWindow(QMainWindow):
             return
         self.clear_error()
         self._stream_text = None
+        self.latencyPlot.add_break(self.now())
         self._run_job = self.host.submit("run-continuous" if continuous else "run", request)
         self.runPanel.set_state(loaded=True, running=True)
         if continuous:

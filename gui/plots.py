@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QWidget
 
 BUFFER = 20_000  # points kept per series; older ones fall off
 ROLLING = 25  # requests in the rolling percentile window
+SYMBOL_LIMIT = 200  # requests in the buffer above which the latency plot draws no dots
 MAX_EVENTS = 10  # load markers kept on a plot
 REDRAW_MS = 100  # 10 Hz: each frame costs about 15 ms of UI time here; the timer lives in the main window
 
@@ -65,9 +66,10 @@ class LivePlot(pg.PlotWidget):
 
     def add_series(self, name: str, color: str, width: int = 1, symbol: str | None = None,
                    style=Qt.PenStyle.SolidLine) -> None:
-        pen = pg.mkPen(color=color, width=width, style=style) if symbol is None else None
+        pen = pg.mkPen(color=color, width=width, style=style)
+        # connect="finite": a NaN point breaks the line, so separate runs are not joined by a slope.
         item = self.plotItem.plot([], [], name=name, pen=pen, symbol=symbol, symbolSize=4,
-                                  symbolBrush=color if symbol else None, symbolPen=None)
+                                  symbolBrush=color if symbol else None, symbolPen=None, connect="finite")
         self._series[name] = (deque(maxlen=BUFFER), deque(maxlen=BUFFER), item)
 
     def append(self, name: str, t: float, value: float) -> None:
@@ -105,7 +107,7 @@ class LivePlot(pg.PlotWidget):
             x = np.fromiter(xs, float, len(xs))
             y = np.fromiter(ys, float, len(ys))
             item.setData(x, y)
-            visible = y[x >= start]
+            visible = y[(x >= start) & np.isfinite(y)]
             if visible.size:
                 top = max(top, float(visible.max()))
         self.plotItem.setXRange(start, end, padding=0)
@@ -132,19 +134,34 @@ class LatencyPlot(LivePlot):
     def __init__(self, parent=None):
         super().__init__("Latency per request", "latency", "s", parent)
         self.setObjectName("latencyPlot")
-        self.add_series("request", "#1f77b4")
+        self.add_series("request", "#1f77b4", width=1, symbol="o")
         self.add_series(f"p50 (last {ROLLING})", "#2ca02c", width=2)
         self.add_series(f"p90 (last {ROLLING})", "#d62728", width=2, style=Qt.PenStyle.DashLine)
 
     def add_request(self, t: float, seconds: float) -> None:
         self.append("request", t, seconds)
 
+    def redraw(self, now: float, window: float, y_floor: float = 0.0) -> None:
+        # Dots make a lone request visible, but cost about 10 ms a frame with hundreds of points:
+        # draw them only while the buffer is small.
+        item = self._series["request"][2]
+        wanted = "o" if len(self._series["request"][0]) <= SYMBOL_LIMIT else None
+        if item.opts["symbol"] != wanted:
+            item.setSymbol(wanted)
+        super().redraw(now, window, y_floor)
+
+    def add_break(self, t: float) -> None:
+        """End the current line: the next request starts a new one (a new run or model)."""
+        self.append("request", t, float("nan"))
+
     def update_percentiles(self) -> None:
         """Rolling p50/p90 over the last ROLLING requests, vectorised over the whole buffer."""
         xs, ys = self.values("request")
-        if len(ys) < 2:
-            return
         y = np.asarray(ys)
+        finite = np.isfinite(y)
+        xs, y = np.asarray(xs)[finite], y[finite]
+        if len(y) < 2:
+            return
         window = min(ROLLING, len(y))
         view = np.lib.stride_tricks.sliding_window_view(y, window)
         p50, p90 = np.percentile(view, [50, 90], axis=1)
