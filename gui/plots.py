@@ -135,6 +135,9 @@ class LatencyPlot(LivePlot):
         super().__init__("Latency per request", "latency", "s", parent)
         self.setObjectName("latencyPlot")
         self.add_series("request", "#1f77b4", width=1, symbol="o")
+        # The newest request as a dot, always: a lone run-once request has no line to show it.
+        self.latest = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#1f77b4"), pen=None)
+        self.plotItem.addItem(self.latest)
         self.add_series(f"p50 (last {ROLLING})", "#2ca02c", width=2)
         self.add_series(f"p90 (last {ROLLING})", "#d62728", width=2, style=Qt.PenStyle.DashLine)
 
@@ -148,6 +151,9 @@ class LatencyPlot(LivePlot):
         wanted = "o" if len(self._series["request"][0]) <= SYMBOL_LIMIT else None
         if item.opts["symbol"] != wanted:
             item.setSymbol(wanted)
+        xs, ys, _ = self._series["request"]
+        finite = [(x, y) for x, y in zip(list(xs)[-2:], list(ys)[-2:]) if y == y]  # y == y: not NaN
+        self.latest.setData([finite[-1][0]], [finite[-1][1]]) if finite else self.latest.clear()
         super().redraw(now, window, y_floor)
 
     def add_break(self, t: float) -> None:
