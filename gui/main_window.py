@@ -6,6 +6,7 @@ pending queue -> one 20 Hz timer that updates plots, history and the result view
 
 import importlib.metadata as metadata
 import os
+import sys
 import time
 from collections import deque
 
@@ -499,6 +500,6 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.redrawTimer.stop()
             self._save_settings()
-            if not self.host.shutdown(5000):
-                print("sizelab: the worker did not stop within 5 s; exiting anyway")
+            if not self.host.shutdown(4000):
+                print("sizelab: the worker is still finishing a step; exiting without it", file=sys.stderr)
         super().closeEvent(event)

@@ -171,15 +171,19 @@ class EngineHost(QObject):
         self._active.pop(number, None)
         self.jobFinished.emit(number, outcome)
 
-    def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel everything, release the model, stop the thread. True if it stopped in time."""
+    def shutdown(self, timeout_ms: int = 4000) -> bool:
+        """Cancel everything, release the model, stop the thread. True if it stopped in time.
+
+        A step that cannot be interrupted (reading weights inside from_pretrained) may outlast the
+        timeout; then the thread is told to quit after that step, and the caller decides (the app
+        exits without waiting for it: gui.app.main).
+        """
         self.cancel()
         if not self.thread.isRunning():
             return True
         # Queued behind the (cancelled) jobs: the worker drops the model on its own thread and quits.
         self.shutdownRequested.emit()
-        stopped = self.thread.wait(timeout_ms)
-        if not stopped:  # a step that ignores cancellation: stop waiting for the queue, not the step
-            self.thread.quit()
-            stopped = self.thread.wait(timeout_ms)
-        return stopped
+        if self.thread.wait(timeout_ms):
+            return True
+        self.thread.quit()
+        return False

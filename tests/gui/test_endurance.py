@@ -1,0 +1,43 @@
+"""Long runs and closing mid-work, with the real engine and the bundled model."""
+
+import time
+
+import psutil
+import pytest
+from PySide6.QtCore import Qt
+
+from gui import history, plots
+
+
+def test_close_while_the_bundled_model_loads(qtbot, make_window):
+    window = make_window()
+    qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window._load_job is not None, timeout=5_000)
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 5.0
+    assert not window.isVisible()
+    # The worker ends after its current step (the app itself exits without waiting: gui.app.main).
+    qtbot.waitUntil(lambda: not window.host.thread.isRunning(), timeout=60_000)
+
+
+@pytest.mark.slow
+def test_twenty_thousand_requests_stay_bounded_and_flat(qtbot, make_window):
+    window = make_window()
+    window.modelPanel.layersSpin.setValue(1)
+    window.modelPanel.int8Check.setChecked(True)
+    with qtbot.waitSignal(window.host.jobFinished, timeout=120_000):
+        qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
+    window.runPanel.inputEdit.setPlainText("ok")
+    qtbot.mouseClick(window.runPanel.runContinuousButton, Qt.MouseButton.LeftButton)
+    process = psutil.Process()
+    qtbot.waitUntil(lambda: window.historyModel._count >= 5_000, timeout=600_000)
+    rss_early = process.memory_info().rss
+    qtbot.waitUntil(lambda: window.historyModel._count >= 20_000, timeout=1_200_000)
+    rss_late = process.memory_info().rss
+    with qtbot.waitSignal(window.host.jobFinished, timeout=10_000):
+        qtbot.mouseClick(window.runPanel.stopButton, Qt.MouseButton.LeftButton)
+    print(f"RSS at 5,000 requests {rss_early / 2**20:.0f} MiB, at 20,000 {rss_late / 2**20:.0f} MiB")
+    assert window.historyModel.rowCount() == history.MAX_ROWS
+    assert len(window.latencyPlot.values("request")[0]) <= plots.BUFFER
+    assert rss_late - rss_early < 50 * 2**20
