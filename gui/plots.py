@@ -6,6 +6,7 @@ measured in offscreen mode), peak downsampling and clipping to view.
 """
 
 import csv
+import math
 from collections import deque
 from pathlib import Path
 
@@ -152,13 +153,19 @@ class LatencyPlot(LivePlot):
         if item.opts["symbol"] != wanted:
             item.setSymbol(wanted)
         xs, ys, _ = self._series["request"]
-        finite = [(x, y) for x, y in zip(list(xs)[-2:], list(ys)[-2:]) if y == y]  # y == y: not NaN
+        finite = [(x, y) for x, y in zip(list(xs)[-2:], list(ys)[-2:]) if math.isfinite(y)]
         self.latest.setData([finite[-1][0]], [finite[-1][1]]) if finite else self.latest.clear()
         super().redraw(now, window, y_floor)
 
     def add_break(self, t: float) -> None:
-        """End the current line: the next request starts a new one (a new run or model)."""
-        self.append("request", t, float("nan"))
+        """End the current line: the next request starts a new one (a new run or model).
+
+        Only after a real point: a series of nothing but NaN makes pyqtgraph's bounding-rect
+        code warn inside a paint event (and pytest turns that warning into a crash).
+        """
+        ys = self._series["request"][1]
+        if ys and math.isfinite(ys[-1]):
+            self.append("request", t, float("nan"))
 
     def update_percentiles(self) -> None:
         """Rolling p50/p90 over the last ROLLING requests, vectorised over the whole buffer."""

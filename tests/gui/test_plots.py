@@ -87,3 +87,19 @@ def test_timer_driven_setdata_does_not_abort_the_process():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "ticks 200" in result.stdout
+
+
+def test_breaks_never_leave_an_all_nan_series(qtbot):
+    plot = LatencyPlot()
+    qtbot.addWidget(plot)
+    plot.add_break(0.0)
+    assert plot.values("request") == ([], [])
+    plot.add_request(1.0, 0.01)
+    plot.add_break(2.0)
+    plot.add_break(2.5)
+    xs, ys = plot.values("request")
+    assert len(ys) == 2 and np.isnan(ys[-1])
+    plot.add_request(3.0, 0.02)
+    plot.update_percentiles()
+    plot.redraw(now=4.0, window=10.0)
+    plot.grab()  # paints: must not warn (warnings are errors here)
