@@ -8,8 +8,6 @@ to fp32 (how much each quantization changes the model's output).
 """
 
 import copy
-import statistics
-import time
 import warnings
 
 import torch
@@ -17,18 +15,7 @@ from transformers import AutoModel
 
 from core.derive import quantize_int8
 from core.paths import bundled_encoder_dir
-
-
-def p50_ms(model, inputs, n=30) -> float:
-    with torch.inference_mode():
-        for _ in range(5):
-            model(**inputs)
-        times = []
-        for _ in range(n):
-            start = time.perf_counter()
-            model(**inputs)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+from tests.benchmarks.fidelity import bare_p50
 
 
 def main() -> int:
@@ -51,9 +38,9 @@ def main() -> int:
         inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
         with torch.inference_mode():
             reference = base(**inputs).last_hidden_state.flatten()
-        fp32 = p50_ms(base, inputs)
+        fp32 = bare_p50(base, inputs, 30) * 1000
         for name, model in variants.items():
-            ms = p50_ms(model, inputs)
+            ms = bare_p50(model, inputs, 30) * 1000
             with torch.inference_mode():
                 cosine = torch.nn.functional.cosine_similarity(reference, model(**inputs).last_hidden_state.flatten(), dim=0)
             print(f"{batch}x{seq:<4} {name:<26} p50 {ms:7.2f} ms  speed-up {fp32 / ms:5.2f}x  cosine {float(cosine):.4f}")
