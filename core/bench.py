@@ -7,6 +7,7 @@ The run is a generator of records, so the GUI, CLI and tests share it.
 """
 
 import json
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -35,8 +36,8 @@ class Protocol:
     def __post_init__(self):
         if self.batch_size < 1 or self.seq_len < 4 or self.warmup < 0 or self.min_iterations < 1:
             raise InputError("Batch must be 1+, sequence length 4+, warm-up 0+ and iterations 1+.")
-        if self.min_seconds < 0 or self.max_seconds <= 0 or self.new_tokens < 1:
-            raise InputError("Seconds must be positive and new tokens at least 1.")
+        if not (0 <= self.min_seconds < math.inf and 0 < self.max_seconds < math.inf) or self.new_tokens < 1:
+            raise InputError("Seconds must be positive and new tokens at least 1.")  # NaN fails too
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
                   ) -> Iterator[Sample | BenchReport]:
     """Yield a Sample per iteration (warm-up ones flagged), then one BenchReport."""
     cancel = cancel or CancelToken()
-    inputs = bench_inputs(loaded, protocol)
+    with guard_memory(f"building {protocol.batch_size} x {protocol.seq_len} benchmark inputs"):
+        inputs = bench_inputs(loaded, protocol)
     step = _step(loaded, inputs, protocol)
     sync = loaded.sync
     if loaded.device.type == "cuda":

@@ -45,7 +45,10 @@ class ModelEntry:
 
     @classmethod
     def for_folder(cls, folder: str | Path, task: str) -> "ModelEntry":
-        folder = Path(folder).expanduser().resolve()
+        try:
+            folder = Path(folder).expanduser().resolve()
+        except RuntimeError as exc:  # "~someone" with no such user: no home directory to expand
+            raise InputError(f"{folder} is not a folder: {exc}") from exc
         return cls(id=f"folder/{folder}", name=folder.name or str(folder), task=task,
                    source="folder", ref=str(folder), about=f"Local checkpoint in {folder}")
 

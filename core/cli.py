@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from .catalog import DEFAULT_MODEL_ID, ModelEntry, load_catalog
-from .errors import SizeLabError
+from .errors import InputError, SizeLabError
 from .variants import Variant
 
 
@@ -85,11 +85,22 @@ def cmd_models(args) -> int:
 def _texts(args) -> list[str]:
     if args.text:
         return list(args.text)
-    if args.file:
-        lines = Path(args.file).read_text(encoding="utf-8").splitlines()
-    else:
-        lines = sys.stdin.read().splitlines()
+    try:
+        if args.file:
+            lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+        else:
+            lines = sys.stdin.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:  # missing, a folder, unreadable, not UTF-8 text
+        raise InputError(f"Cannot read the texts from {args.file or 'standard input'}: {exc}") from exc
     return [line for line in lines if line.strip()]
+
+
+def _save(save, path, *args) -> None:
+    """Write an output file; a path that cannot be written is the user's error, not a traceback."""
+    try:
+        save(path, *args)
+    except OSError as exc:
+        raise SizeLabError(f"Cannot write {path}: {exc}") from exc
 
 
 def cmd_run(args) -> int:
@@ -133,7 +144,7 @@ def cmd_bench(args) -> int:
     loaded = _load(args)
     report = benchmark(loaded, protocol, environment=environment(args.device)).to_dict()
     if args.out:
-        write_json_atomic(args.out, report)
+        _save(write_json_atomic, args.out, report)
     latency = report["latency"]
     print(f"{loaded.entry.id} [{args.variant.label()}] batch {args.batch} x {report['protocol']['seq_len_used']}: "
           f"p50 {latency['p50'] * 1000:.2f} ms  p90 {latency['p90'] * 1000:.2f} ms  p99 {latency['p99'] * 1000:.2f} ms"
@@ -200,15 +211,15 @@ def cmd_compare(args) -> int:
                       f"[{row.get('label') or row['model']['variant_label']}]: {outcome}", file=sys.stderr)
             # the file is rewritten after every row: a killed run loses at most the row in progress
             if args.out and not isinstance(record, (compare.RowProgress, compare.RowStarted)):
-                compare.save_run(args.out, run)
+                _save(compare.save_run, args.out, run)
     except KeyboardInterrupt:
         if args.out and collector.run is not None:
             collector.run["outcome"] = "interrupted"
-            compare.save_run(args.out, collector.run)
+            _save(compare.save_run, args.out, collector.run)
         raise
     run = collector.run
     if args.csv:
-        compare.save_csv(args.csv, run, reference)
+        _save(compare.save_csv, args.csv, run, reference)
     print(compare.text_table(run, reference))
     return 1 if any(row["status"] == "failed" for row in run["rows"]) else 0
 
@@ -269,11 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # An argument with bytes that are not UTF-8 arrives as lone surrogates (PEP 383); echoing it
+        # back must not raise UnicodeEncodeError where the stream is strict (a UTF-8 locale that is not C).
+        if hasattr(stream, "reconfigure") and getattr(stream, "errors", None) == "strict":
+            stream.reconfigure(errors="backslashreplace")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except SizeLabError as exc:
-        print(f"sizelab-cli: error: {exc}", file=sys.stderr)
+        # one line, even when the message came from a library in several
+        message = " ".join(line.strip() for line in str(exc).splitlines())
+        print(f"sizelab-cli: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("sizelab-cli: interrupted", file=sys.stderr)

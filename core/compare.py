@@ -87,6 +87,9 @@ class CompareRequest:
     def __post_init__(self):
         if not self.members:
             raise InputError("Tick at least one model variant to compare.")
+        if self.quality_limit is not None and (isinstance(self.quality_limit, bool) or self.quality_limit < 1):
+            # 0 failed every row after measuring it; a negative one sliced from the end of the data
+            raise InputError(f"Score at least 1 example for quality, not {self.quality_limit}.")
 
     def to_dict(self) -> dict:
         return {
@@ -563,6 +566,11 @@ def load_run(path: str | Path) -> dict:
         raise InputError(f"{path.name} cannot be read: {exc}") from exc
     if not isinstance(run, dict) or run.get("schema") != SCHEMA or not isinstance(run.get("rows"), list):
         raise InputError(f"{path.name} is not a saved comparison (no {SCHEMA!r} schema).")
+    try:  # the right schema but rows, request or figures of the wrong shape (edited by hand, or damaged)
+        text_table(run)
+        text_diff(diff_runs(run, run))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise InputError(f"{path.name} is a damaged comparison ({type(exc).__name__}: {exc}).") from exc
     return run
 
 

@@ -1,5 +1,7 @@
 """Devices torch can use here, and how to drive them. The advice about them is core.advisor."""
 
+import os
+
 import torch
 
 from .advisor import DeviceInfo, advise, check_supported, cpu_device, cpu_name  # noqa: F401 - one place to import from
@@ -40,10 +42,18 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+def max_threads() -> int:
+    """The most torch threads we ask for: far past any gain, and well below what the OS refuses
+    (100,000 failed here with "can't start new thread"; 10**11 overflowed torch.set_num_threads)."""
+    return 4 * max(1, os.cpu_count() or 1)
+
+
 def set_threads(threads: int | None) -> int:
     """Set torch's intra-op threads (None keeps the current) and return what is in force."""
     if threads is not None:
         if threads < 1:
             raise DeviceError("Threads must be at least 1.")
+        if threads > max_threads():
+            raise DeviceError(f"Threads must be at most {max_threads()} here (4 per logical CPU).")
         torch.set_num_threads(threads)
     return torch.get_num_threads()

@@ -102,9 +102,12 @@ def _malloc_trim() -> None:
 
 def _read_json(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelSourceError(f"{path.name} in {path.parent} cannot be read: {exc}") from exc
+    if not isinstance(data, dict):  # valid JSON, but null, a number or a list where settings belong
+        raise ModelSourceError(f"{path.name} in {path.parent} is not a JSON object of settings.")
+    return data
 
 
 def check_folder(folder: Path, allow_pickle: bool) -> bool:
@@ -254,7 +257,7 @@ def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
     has_safetensors = check_folder(folder, request.allow_pickle)
     try:
         config = AutoConfig.from_pretrained(folder)
-    except (ValueError, KeyError, OSError) as exc:
+    except Exception as exc:  # ValueError, KeyError, OSError, huggingface_hub's StrictDataclassError (a field's type)
         raise UnsupportedModelError(f"transformers does not know this architecture: {exc}") from exc
     kind, auto = _auto_class(request.entry.task, config)
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):

@@ -115,12 +115,22 @@ def _tokenize(loaded: LoadedModel, texts: list[str], prefix: str = ""):
     return encoded.to(loaded.device), truncations
 
 
+CPU_ALLOCATOR_FAILED = "can't allocate memory"
+
+
 @contextmanager
 def guard_memory(where: str):
     """Turn device or host out-of-memory into the documented error, after freeing what we can."""
     try:
         yield
     except (torch.OutOfMemoryError, MemoryError) as exc:
+        release_memory()
+        raise OutOfMemoryError(where) from exc
+    except RuntimeError as exc:
+        # torch's CPU allocator raises a plain RuntimeError ("[enforce fail at alloc_cpu.cpp] ...
+        # DefaultCPUAllocator: can't allocate memory"), not torch.OutOfMemoryError (torch 2.13).
+        if CPU_ALLOCATOR_FAILED not in str(exc):
+            raise
         release_memory()
         raise OutOfMemoryError(where) from exc
 
