@@ -95,6 +95,13 @@ def _texts(args) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
+def _refuse_overwrite(args, *paths) -> None:
+    """Before any work: an output file that exists is kept unless --force says otherwise."""
+    for path in paths:
+        if path is not None and path.exists() and not args.force:
+            raise InputError(f"{path} already exists; pass --force to overwrite it.")
+
+
 def _save(save, path, *args) -> None:
     """Write an output file; a path that cannot be written is the user's error, not a traceback."""
     try:
@@ -141,6 +148,7 @@ def cmd_bench(args) -> int:
     protocol = Protocol(batch_size=args.batch, seq_len=args.seq_len, warmup=args.warmup,
                         min_iterations=args.min_iterations, min_seconds=args.min_seconds,
                         new_tokens=args.new_tokens)
+    _refuse_overwrite(args, args.out)
     loaded = _load(args)
     report = benchmark(loaded, protocol, environment=environment(args.device)).to_dict()
     if args.out:
@@ -176,6 +184,7 @@ def cmd_compare(args) -> int:
     if args.open:
         print(compare.text_table(compare.load_run(args.open), reference))
         return 0
+    _refuse_overwrite(args, args.out, args.csv)
     catalog = load_catalog()
     members = list(catalog.ladder(args.ladder).members) if args.ladder else []
     for spec in args.member or []:
@@ -248,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--min-seconds", type=float, default=3.0)
     p.add_argument("--new-tokens", type=int, default=32, help="translation: tokens per iteration")
     p.add_argument("--out", type=Path, help="write the JSON report here")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("train-head", help="retrain the bundled classifier's heads (deterministic)")
     p.set_defaults(func=cmd_train_head)
@@ -275,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="row number (#) to compare against (default: the most parameters)")
     p.add_argument("--out", type=Path, help="write the run as JSON (rewritten after every row)")
     p.add_argument("--csv", type=Path, help="write the table as CSV")
+    p.add_argument("--force", action="store_true", help="overwrite --out and --csv if they exist")
     p.set_defaults(func=cmd_compare)
     return parser
 

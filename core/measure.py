@@ -1,4 +1,4 @@
-"""Measurement: phase timers with device synchronisation, and a background memory sampler.
+"""Measurement: phase timers with device synchronisation, and peak memory (the kernel's, or sampled).
 
 Names are precise on purpose: RSS is the process's resident memory, not "model memory".
 """
@@ -40,15 +40,38 @@ class PhaseTimer:
         return sum(self.seconds.values())
 
 
-class MemorySampler:
-    """Samples process RSS on a daemon thread every `interval` seconds and keeps the peak.
+def _restart_kernel_peak() -> bool:
+    """Ask Linux to restart this process's peak RSS (VmHWM) from its current RSS; False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as handle:
+            handle.write("5")
+        return True
+    except OSError:  # not Linux, a kernel before 4.0, or a sandbox that forbids it
+        return False
 
-    Use as a context manager, or start()/stop(). `mark()` restarts the peak from now, so a
-    caller can ask for the peak of one load or one benchmark.
+
+def _kernel_peak() -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmHWM in /proc/self/status")
+
+
+class MemorySampler:
+    """The peak RSS of a span of work (a load, a benchmark). One at a time per process.
+
+    On Linux the kernel keeps the peak itself (VmHWM; writing 5 to /proc/self/clear_refs restarts
+    it): exact, every page counted, and free. Elsewhere a daemon thread samples RSS every
+    `interval` seconds; that thread takes the GIL 200 times a second, which slowed a 1 x 128
+    forward by about 5% (tests/benchmarks/fidelity.py), so it is only the fallback.
+
+    Use as a context manager, or start()/stop(). `mark()` restarts the peak from now.
     """
 
-    def __init__(self, interval: float = 0.005) -> None:
+    def __init__(self, interval: float = 0.005, use_kernel: bool = True) -> None:
         self.interval = interval
+        self.kernel = use_kernel and _restart_kernel_peak()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,7 +92,7 @@ class MemorySampler:
             self._sample()
 
     def start(self) -> "MemorySampler":
-        if self._thread is None:
+        if self._thread is None and not self.kernel:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
             self._thread.start()
@@ -84,6 +107,8 @@ class MemorySampler:
 
     def mark(self) -> int:
         """Restart the peak from the current RSS, and return that RSS."""
+        if self.kernel:
+            _restart_kernel_peak()
         value = rss_bytes()
         with self._lock:
             self._peak = self.last = value
@@ -91,8 +116,11 @@ class MemorySampler:
 
     @property
     def peak(self) -> int:
-        """Highest RSS seen since start or the last mark(), current value included."""
+        """Highest RSS since start or the last mark(), current value included."""
         self._sample()
+        if self.kernel:
+            with self._lock:
+                self._peak = max(self._peak, _kernel_peak())
         with self._lock:
             return self._peak
 

@@ -24,7 +24,7 @@ from core.advisor import DeviceInfo, cpu_device
 from core.catalog import Catalog, Ladder, is_cached, known_depth
 from core.errors import SizeLabError
 
-from .model_panel import fmt_bytes, fmt_count
+from .model_panel import default_threads, fmt_bytes, fmt_count
 from .plots import REDRAW_MS
 
 COLUMNS = ("#", "model", "variant", "status", "params", "non-emb", "weights", "load s", "1st ms", "p50 ms",
@@ -114,7 +114,9 @@ class CompareView(QWidget):
         self.deviceCombo = QComboBox(objectName="compareDeviceCombo")
         self.threadsSpin = QSpinBox(objectName="compareThreadsSpin")
         self.threadsSpin.setRange(1, max(1, os.cpu_count() or 1))
-        self.threadsSpin.setValue(self.threadsSpin.maximum())
+        self.threadsSpin.setValue(default_threads())  # all cores measure faster, but starve the window
+        self.threadsSpin.setToolTip("CPU threads for torch. All cores give the best numbers; "
+                                    "the default leaves one core for the window.")
         self.batchSpin = self._spin("compareBatchSpin", 1, 512, 1)
         self.seqLenSpin = self._spin("compareSeqLenSpin", 4, 4096, 128)
         self.warmupSpin = self._spin("compareWarmupSpin", 0, 1000, 5)

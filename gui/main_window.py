@@ -87,7 +87,8 @@ class MainWindow(QMainWindow):
         self.runPanel.stopRequested.connect(self._on_run_panel_stop_requested)
 
         self.redrawTimer = QTimer(self)
-        self.redrawTimer.setInterval(REDRAW_MS)
+        self.redrawTimer.setInterval(REDRAW_MS // len(self.plots))  # one plot per tick
+        self._next_plot = 0
         self.redrawTimer.timeout.connect(self._on_redraw_timer)
         self._restore_settings()
         self.redrawTimer.start()
@@ -100,13 +101,13 @@ class MainWindow(QMainWindow):
         self.memoryPlot = MemoryPlot()
         self.throughputPlot = ThroughputPlot()
         self.plots = [self.latencyPlot, self.memoryPlot, self.throughputPlot]
-        for plot in self.plots[1:]:
-            plot.setXLink(self.latencyPlot)
         self.windowSpin = QSpinBox(objectName="windowSpin")
         self.windowSpin.setRange(5, 3600)
         self.windowSpin.setSuffix(" s")
         self.windowSpin.setToolTip("How many seconds the plots show")
         self.pauseCheck = QCheckBox("Pause", objectName="pauseCheck")
+        self.pauseCheck.setToolTip("Stop redrawing (data is still recorded); paused plots pan and zoom together")
+        self.pauseCheck.toggled.connect(self._on_pause_check_toggled)
         self.clearPlotsButton = QPushButton("Clear", objectName="clearPlotsButton")
         self.exportCsvButton = QPushButton("Export CSV…", objectName="exportPlotCsvButton")
         self.exportPngButton = QPushButton("Export PNG…", objectName="exportPlotPngButton")
@@ -416,7 +417,31 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def _on_redraw_timer(self) -> None:
+        """Sample and redraw ONE plot per tick, each in turn; take in finished requests once a cycle.
+
+        Each plot and the history are updated at 1000 / REDRAW_MS Hz, on ticks of their own, so the
+        UI thread is never blocked for a whole frame of everything (tests/benchmarks/ui_lateness.py,
+        plot_cost.py).
+        """
         now = self.now()
+        plot = self.plots[self._next_plot]
+        self._next_plot = (self._next_plot + 1) % len(self.plots)
+        if plot is self.latencyPlot:
+            self._take_in_records()
+            plot.update_percentiles()
+        elif plot is self.memoryPlot:
+            # RSS for the plot at 10 Hz (benchmarks take their peaks from the kernel: core.measure).
+            plot.append("RSS", now, self._process.memory_info().rss)
+        else:
+            horizon = time.monotonic() - 1.0
+            while self._completions and self._completions[0] <= horizon:  # keep only the last second
+                self._completions.popleft()
+            plot.append("requests/s (last 1 s)", now, len(self._completions))
+        if not self.pauseCheck.isChecked():
+            plot.redraw(now, float(self.windowSpin.value()))
+
+    def _take_in_records(self) -> None:
+        """The requests finished since the last cycle: into the plots' buffers, the history and the result view."""
         records, self._pending = self._pending, []
         for record in records:
             t = record.finished_at - self.clock_zero
@@ -430,18 +455,13 @@ class MainWindow(QMainWindow):
             self._stream_text = None
         elif self._stream_text is not None:
             self.runPanel.resultView.show_streaming(self._stream_text)
-        # RSS for the plot at every redraw (10 Hz); the core samples at 200 Hz during work.
-        self.memoryPlot.append("RSS", now, self._process.memory_info().rss)
-        horizon = time.monotonic() - 1.0
-        while self._completions and self._completions[0] <= horizon:  # keep only the last second
-            self._completions.popleft()
-        self.throughputPlot.append("requests/s (last 1 s)", now, len(self._completions))
-        if not self.pauseCheck.isChecked():
-            window = float(self.windowSpin.value())
-            if records:
-                self.latencyPlot.update_percentiles()
-            for plot in self.plots:
-                plot.redraw(now, window)
+
+    @Slot(bool)
+    def _on_pause_check_toggled(self, paused: bool) -> None:
+        # Paused, the plots pan and zoom together. Live, every redraw sets each plot's range itself,
+        # and a link would make one plot's redraw repaint all three.
+        for plot in self.plots[1:]:
+            plot.setXLink(self.latencyPlot if paused else None)
 
     # ------------------------------------------------------------ exports
 
@@ -497,6 +517,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.redrawTimer.stop()
             self._save_settings()
+            self.hide()  # gone at once: the worker may take a few seconds to finish its step
             if not self.host.shutdown(4000):
                 print("sizelab: the worker is still finishing a step; exiting without it", file=sys.stderr)
         super().closeEvent(event)

@@ -21,6 +21,15 @@ GROUPS = (("bundled", "Bundled (offline)"), ("cached", "Hugging Face (in local c
           ("folder", "Local folders"))
 
 
+def default_threads() -> int:
+    """torch threads for a live model: one core is left for the window.
+
+    On 2 cores, 2 torch threads beside a busy UI ran 25x slower here than 1
+    (tests/benchmarks/ui_lateness.py); tests/benchmarks/efficiency.py measures what it costs.
+    """
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
 def fmt_count(n: int | None) -> str:
     if n is None:
         return "?"
@@ -68,9 +77,7 @@ class ModelPanel(QGroupBox):
         self.deviceCombo = QComboBox(objectName="deviceCombo")
         self.threadsSpin = QSpinBox(objectName="threadsSpin")
         self.threadsSpin.setRange(1, max(1, os.cpu_count() or 1))
-        # One core is left for the window by default: on 2 cores, 2 torch threads beside a busy UI ran
-        # 25x slower here than 1 (tests/benchmarks/ui_lateness.py). Benchmarks may use them all.
-        self.threadsSpin.setValue(max(1, self.threadsSpin.maximum() - 1))
+        self.threadsSpin.setValue(default_threads())
         self.allowPickleCheck = QCheckBox("Allow pickle checkpoints (weights_only)", objectName="allowPickleCheck")
         self.allowPickleCheck.setToolTip("Only for folders without safetensors. Unpickling can run code; "
                                          "weights are loaded with torch.load(weights_only=True).")

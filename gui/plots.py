@@ -1,8 +1,10 @@
 """Live plots: latency per request (rolling p50/p90), process memory, throughput.
 
-Each curve is created once. Records go into bounded numpy-free ring buffers; a QTimer redraws
-at 20 Hz at most, with ranges set by hand (auto-ranging on every update was most of the stall
-measured in offscreen mode), peak downsampling and clipping to view.
+Each curve is created once. Records go into bounded ring buffers; the main window's one QTimer
+redraws them at 10 Hz, with ranges set by hand (auto-ranging on every update was most of the stall
+measured in offscreen mode), clipped to the view and peak-downsampled to the plot's width, and
+rolling percentiles computed only for the requests that are new. tests/benchmarks/plot_cost.py
+measures a frame with full buffers.
 """
 
 import csv
@@ -20,7 +22,7 @@ BUFFER = 20_000  # points kept per series; older ones fall off
 ROLLING = 25  # requests in the rolling percentile window
 SYMBOL_LIMIT = 200  # requests in the buffer above which the latency plot draws no dots
 MAX_EVENTS = 10  # load markers kept on a plot
-REDRAW_MS = 100  # 10 Hz: each frame costs about 15 ms of UI time here; the timer lives in the main window
+REDRAW_MS = 100  # 10 Hz; the timer lives in the main window
 
 pg.setConfigOptions(antialias=False, foreground="k")
 
@@ -41,7 +43,9 @@ class LivePlot(pg.PlotWidget):
         # redraw cost measured here (tests/benchmarks/ui_lateness.py).
         self.plotItem.showGrid(x=False, y=False)
         self.plotItem.disableAutoRange()
-        self.plotItem.setDownsampling(mode="peak")
+        # auto: at most about two points per pixel column (peak keeps spikes visible); without it
+        # every point in the buffer was drawn each frame (tests/benchmarks/plot_cost.py).
+        self.plotItem.setDownsampling(auto=True, mode="peak")
         self.plotItem.setClipToView(True)
         self.plotItem.addLegend(offset=(10, 5), labelTextColor=_theme(self)[1].name())
         self.setMinimumHeight(140)
@@ -115,6 +119,9 @@ class LivePlot(pg.PlotWidget):
         if top > 0 and (top > self._y_top or top < self._y_top * 0.5):
             self._y_top = top * 1.2
             self.plotItem.setYRange(0, self._y_top, padding=0)
+        # Apply the new range now: left to the paint (pyqtgraph's default), the transform it sets there
+        # dirties the scene again and every redraw was painted twice (tests/benchmarks/plot_cost.py).
+        self.plotItem.vb.prepareForPaint()
 
     def mark_event(self, t: float, label: str) -> None:
         """A vertical line where something happened (a model was loaded); the oldest go first."""
@@ -131,7 +138,18 @@ class LivePlot(pg.PlotWidget):
             raise OSError(f"Could not write {path}")
 
 
+def _percentile(ordered: list[float], q: float) -> float:
+    """numpy's default (linear) percentile of a sorted list; q in [0, 1]."""
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
 class LatencyPlot(LivePlot):
+    P50 = f"p50 (last {ROLLING})"
+    P90 = f"p90 (last {ROLLING})"
+
     def __init__(self, parent=None):
         super().__init__("Latency per request", "latency", "s", parent)
         self.setObjectName("latencyPlot")
@@ -139,11 +157,14 @@ class LatencyPlot(LivePlot):
         # The newest request as a dot, always: a lone run-once request has no line to show it.
         self.latest = pg.ScatterPlotItem(size=9, brush=pg.mkBrush("#1f77b4"), pen=None)
         self.plotItem.addItem(self.latest)
-        self.add_series(f"p50 (last {ROLLING})", "#2ca02c", width=2)
-        self.add_series(f"p90 (last {ROLLING})", "#d62728", width=2, style=Qt.PenStyle.DashLine)
+        self.add_series(self.P50, "#2ca02c", width=2)
+        self.add_series(self.P90, "#d62728", width=2, style=Qt.PenStyle.DashLine)
+        self._rolling: deque[float] = deque(maxlen=ROLLING)  # the latest latencies
+        self._unscored: deque[tuple[float, float]] = deque(maxlen=ROLLING)  # requests since the last percentile point
 
     def add_request(self, t: float, seconds: float) -> None:
         self.append("request", t, seconds)
+        self._unscored.append((t, seconds))
 
     def redraw(self, now: float, window: float, y_floor: float = 0.0) -> None:
         # Dots make a lone request visible, but cost about 10 ms a frame with hundreds of points:
@@ -158,29 +179,36 @@ class LatencyPlot(LivePlot):
         super().redraw(now, window, y_floor)
 
     def add_break(self, t: float) -> None:
-        """End the current line: the next request starts a new one (a new run or model).
+        """End the current lines: the next request starts new ones (a new run or model).
 
         Only after a real point: a series of nothing but NaN makes pyqtgraph's bounding-rect
         code warn inside a paint event (and pytest turns that warning into a crash).
         """
-        ys = self._series["request"][1]
-        if ys and math.isfinite(ys[-1]):
-            self.append("request", t, float("nan"))
+        self.update_percentiles()
+        for name in ("request", self.P50, self.P90):
+            ys = self._series[name][1]
+            if ys and math.isfinite(ys[-1]):
+                self.append(name, t, float("nan"))
 
     def update_percentiles(self) -> None:
-        """Rolling p50/p90 over the last ROLLING requests, vectorised over the whole buffer."""
-        xs, ys = self.values("request")
-        y = np.asarray(ys)
-        finite = np.isfinite(y)
-        xs, y = np.asarray(xs)[finite], y[finite]
-        if len(y) < 2:
+        """One point of the rolling p50/p90 (over the last ROLLING requests) per call: per frame, not per request.
+
+        A point per request cost about 14 ms a frame to recompute and 60 ms to paint with full
+        buffers (tests/benchmarks/plot_cost.py); at 10 frames a second the lines look the same.
+        """
+        if not self._unscored:
             return
-        window = min(ROLLING, len(y))
-        view = np.lib.stride_tricks.sliding_window_view(y, window)
-        p50, p90 = np.percentile(view, [50, 90], axis=1)
-        x = xs[window - 1:]
-        self.set_series(f"p50 (last {ROLLING})", x, p50)
-        self.set_series(f"p90 (last {ROLLING})", x, p90)
+        self._rolling.extend(seconds for _, seconds in self._unscored)
+        t = self._unscored[-1][0]
+        self._unscored.clear()
+        ordered = sorted(self._rolling)
+        self.append(self.P50, t, _percentile(ordered, 0.5))
+        self.append(self.P90, t, _percentile(ordered, 0.9))
+
+    def clear_data(self) -> None:
+        super().clear_data()
+        self._rolling.clear()
+        self._unscored.clear()
 
 
 class MemoryPlot(LivePlot):

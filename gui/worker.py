@@ -5,6 +5,7 @@ of any job that is no longer current. Cancellation is a core CancelToken set fro
 torch is imported here only inside the worker thread (in `_on_thread_started`), never at start-up.
 """
 
+import gc
 import traceback
 from dataclasses import dataclass, field
 
@@ -24,6 +25,10 @@ class Job:
 
 def default_engine():
     from core.engine import Engine  # imports torch: called on the worker thread only
+
+    # The libraries just imported live for good: out of later garbage collections with them, as
+    # core.loading.release_memory does after each collection (a full one holds the GIL for 150 ms).
+    gc.freeze()
     return Engine()
 
 

@@ -1,34 +1,40 @@
 """How late the UI event loop runs while the app works: a heartbeat timer measures its own lateness.
 
-    python -m tests.benchmarks.ui_lateness [--seconds 20] [--layers 6]
+    python -m tests.benchmarks.ui_lateness [--seconds 15] [--layers 6] [--threads N]
 
-Phases: loading the bundled model, then Run continuously with all plots updating at 20 Hz.
+Phases, in one window (1400x900, offscreen):
+  engine start      the window is up while the worker thread imports torch
+  load              loading the bundled model (all layers, or --layers)
+  run-continuously  Run continuously with every plot series already full (plots.BUFFER points, as
+                    after a long session), all plots redrawing
+  compare           a Compare-tab run of the bundled ladder (its own defaults: all cores), cut
+                    after --seconds
 Prints p50 / p99 / max lateness per phase (targets: p99 < 16 ms, max < 50 ms).
 """
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
 
-import numpy as np  # noqa: E402
-from PySide6.QtCore import QCoreApplication, QElapsedTimer, QSettings, Qt, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from tests.benchmarks.qtapp import application, main_window, wait_until
 
 HEARTBEAT_MS = 5
 
 
 class Heartbeat:
+    """A 5 ms precise timer; each tick records how much later than 5 ms after the previous it came."""
+
     def __init__(self):
+        from PySide6.QtCore import QElapsedTimer, Qt, QTimer
+
         self.clock = QElapsedTimer()
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(HEARTBEAT_MS)
         self.timer.timeout.connect(self._on_timeout)
-        self.phase = "start-up"
+        self.phase = "engine start"
         self.samples: dict[str, list[float]] = {}
         self._last = None
 
@@ -46,52 +52,55 @@ class Heartbeat:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--layers", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=0, help="worker threads (0: the app's default)")
+    parser.add_argument("--threads", type=int, default=0, help="live-view worker threads (0: the app's default)")
     args = parser.parse_args()
-    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tempfile.mkdtemp())
-    app = QApplication([])
-    QCoreApplication.setOrganizationName("ModelSizeLabBench")
-    app.setProperty("defaultPointSize", app.font().pointSize())
-    from gui.main_window import MainWindow
-
-    window = MainWindow()
-    window.resize(1400, 900)
-    window.show()
+    application()
     beat = Heartbeat()
     beat.start()
-    state = {"phase_started": time.monotonic()}
+    window = main_window()  # returns once the engine has started
 
-    def on_finished(number, outcome):
-        if beat.phase == "load":
-            beat.phase = "run-continuously"
-            state["phase_started"] = time.monotonic()
-            window.runPanel.runContinuousButton.click()
-            QTimer.singleShot(int(args.seconds * 1000), finish)
+    def sleep(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        wait_until(lambda: time.monotonic() > end, seconds + 10)
 
-    def finish():
-        beat.phase = "done"
-        window.runPanel.stopButton.click()
-        QTimer.singleShot(500, window.close)
-        QTimer.singleShot(800, app.quit)
+    beat.phase = "load"
+    window.modelPanel.layersSpin.setValue(args.layers)
+    if args.threads:
+        window.modelPanel.threadsSpin.setValue(args.threads)
+    window.modelPanel.loadButton.click()
+    wait_until(lambda: window._summary is not None and window._load_job is None, 300)
 
-    def start_load():
-        beat.phase = "load"
-        window.modelPanel.layersSpin.setValue(args.layers)
-        if args.threads:
-            window.modelPanel.threadsSpin.setValue(args.threads)
-        window.modelPanel.loadButton.click()
+    from tests.benchmarks.plot_cost import fill_buffers
+    fill_buffers(window)
+    beat.phase = "run-continuously"
+    before = window.historyModel._count
+    window.runPanel.inputEdit.setPlainText("An honest, well-made tool: I would recommend it to anyone.")
+    window.runPanel.runContinuousButton.click()
+    sleep(args.seconds)
+    requests = window.historyModel._count - before
+    beat.phase = "stopping"
+    window.runPanel.stopButton.click()
+    wait_until(lambda: window._run_job is None, 60)
 
-    window.host.jobFinished.connect(on_finished)
-    window.host.worker.started.connect(lambda *a: QTimer.singleShot(200, start_load))
-    app.exec()
-    requests = window.historyModel.rowCount()
+    view = window.compareView
+    window.tabs.setCurrentWidget(view)
+    view.minItersSpin.setValue(10)
+    view.minSecondsSpin.setValue(0.5)
+    beat.phase = "compare"
+    view.runButton.click()
+    sleep(args.seconds)
+    beat.phase = "stopping"
+    view.cancelButton.click()
+    wait_until(lambda: view._job is None, 120)
+    window.close()
+
     print(f"UI event-loop lateness (heartbeat {HEARTBEAT_MS} ms), bundled model L{args.layers}, "
-          f"{window.modelPanel.threadsSpin.value()} worker threads, "
-          f"{requests} requests in {args.seconds:.0f} s of Run continuously:")
-    for phase in ("start-up", "load", "run-continuously"):
+          f"{window.modelPanel.threadsSpin.value()} live-view worker threads "
+          f"({requests} requests in {args.seconds:.0f} s of Run continuously), "
+          f"{view.threadsSpin.value()} compare threads:")
+    for phase in ("engine start", "load", "run-continuously", "compare"):
         values = np.asarray(beat.samples.get(phase, [0.0]))
         print(f"  {phase:<17} n={len(values):6d}  p50 {np.percentile(values, 50):6.2f} ms  "
               f"p99 {np.percentile(values, 99):6.2f} ms  max {values.max():6.2f} ms")

@@ -55,6 +55,18 @@ def test_bench_writes_a_report_with_environment(capsys, tmp_path, bert_dir):
     assert {"cpu", "ram_bytes", "os", "python", "torch", "transformers", "threads"} <= set(env)
 
 
+def test_outputs_are_not_overwritten_without_force(capsys, tmp_path):
+    out_file = tmp_path / "report.json"
+    out_file.write_text("an earlier report")
+    argv = ["bench", "--model", "synthetic/bert-tiny", "--seq-len", "8", "--warmup", "0", "--min-iterations", "1",
+            "--min-seconds", "0", "--out", str(out_file)]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and "already exists; pass --force" in err
+    assert out_file.read_text() == "an earlier report"
+    code, _, _ = run_cli(capsys, *argv, "--force")
+    assert code == 0 and json.loads(out_file.read_text())["latency"]["n"] == 1
+
+
 @pytest.mark.parametrize("args, message", [
     (["run", "--text", "   "], "empty"),
     (["run", "--model", "no/such", "--text", "x"], "No model"),

@@ -395,7 +395,7 @@ WRONG_TYPE = b'{"model_type": "bert", "num_hidden_layers": "two"}'
     (["run", "--text", "x", "--threads", str(10**11)], "Threads must be at most"),
     (["bench", "--min-seconds", "nan"], "Seconds must be positive"),
     (["bench", "--min-seconds", "inf"], "Seconds must be positive"),
-    (["bench", "--model", "synthetic/bert-tiny", "--out", OutPath("an existing folder"), *TINY],
+    (["bench", "--model", "synthetic/bert-tiny", "--out", OutPath("an existing folder"), "--force", *TINY],
      "Cannot write <tmp>/f1/out: [Errno 21] Is a directory"),
     (["compare", "--member", "synthetic/bert-tiny", "--quality-limit", "0"], "Score at least 1 example"),
     (["compare", "--member", "synthetic/bert-tiny", "--quality-limit", "-3"], "Score at least 1 example"),

@@ -23,19 +23,25 @@ def test_buffers_are_bounded(qtbot, monkeypatch):
 
 
 def test_rolling_percentiles_match_numpy(qtbot):
+    """One p50/p90 point per update (the window calls it once a frame), over the last ROLLING requests."""
     plot = LatencyPlot()
     qtbot.addWidget(plot)
     rng = np.random.default_rng(0)
     values = rng.exponential(0.01, 200)
-    for i, v in enumerate(values):
-        plot.add_request(i * 0.1, float(v))
-    plot.update_percentiles()
-    xs, p50 = plot.values(f"p50 (last {plots.ROLLING})")
-    _, p90 = plot.values(f"p90 (last {plots.ROLLING})")
-    assert len(p50) == 200 - plots.ROLLING + 1
-    assert p50[-1] == pytest.approx(np.percentile(values[-plots.ROLLING:], 50))
-    assert p90[0] == pytest.approx(np.percentile(values[:plots.ROLLING], 90))
-    assert xs[0] == pytest.approx((plots.ROLLING - 1) * 0.1)
+    frames = [(0, 1), (1, 10), (10, 11), (11, 120), (120, 200)]  # requests that arrived between frames
+    for start, end in frames:
+        for i in range(start, end):
+            plot.add_request(i * 0.1, float(values[i]))
+        plot.update_percentiles()
+    plot.update_percentiles()  # nothing new: no point
+    xs, p50 = plot.values(plot.P50)
+    _, p90 = plot.values(plot.P90)
+    assert len(p50) == len(p90) == len(frames)
+    for k, (_, end) in enumerate(frames):
+        window = values[max(0, end - plots.ROLLING):end]
+        assert xs[k] == pytest.approx((end - 1) * 0.1)
+        assert p50[k] == pytest.approx(np.percentile(window, 50))
+        assert p90[k] == pytest.approx(np.percentile(window, 90))
 
 
 def test_redraw_keeps_the_window_and_export_csv(qtbot, tmp_path):
@@ -101,5 +107,6 @@ def test_breaks_never_leave_an_all_nan_series(qtbot):
     assert len(ys) == 2 and np.isnan(ys[-1])
     plot.add_request(3.0, 0.02)
     plot.update_percentiles()
+    assert np.isnan(plot.values(plot.P50)[1][1])  # the percentile lines break too
     plot.redraw(now=4.0, window=10.0)
     plot.grab()  # paints: must not warn (warnings are errors here)
