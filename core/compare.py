@@ -11,10 +11,8 @@ by `table`, so the user can pick another reference, or re-open a saved run, with
 
 import copy
 import csv
-import ctypes
 import io
 import json
-import sys
 import time
 import traceback
 from collections.abc import Iterator
@@ -235,20 +233,6 @@ def _memory_bytes(memory: dict) -> int:
     return memory["rss_peak_over_baseline"]
 
 
-def _return_freed_memory() -> None:
-    """Hand freed heap back to the OS, so RSS counts what a row holds and not what it let go.
-
-    glibc keeps freed blocks in its arenas; the next model would reuse them and its peak RSS over
-    baseline would read too low. malloc_trim gives them back (Linux only; elsewhere a no-op).
-    Garbage itself is collected by LoadedModel.release (and load_model on failure), not here.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-
-
 class _Throttle:
     def __init__(self) -> None:
         self.last = 0.0
@@ -296,10 +280,6 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
     yield RowProgress(index, 0.0, f"Loading {member.model.name}")
     loaded = load_model(LoadRequest(entry=member.model, variant=member.variant, device=request.device,
                                     threads=request.threads, allow_download=False), cancel)
-    # What loading freed (the fp32 weights int8 replaced, file buffers) would otherwise stay in RSS
-    # and count against the variant: measured here, an int8 row read 43% above fp32 without this
-    # and 28% with it (the rest is the heap's fragmentation; docs/compare.md says so).
-    _return_freed_memory()
     try:
         info = loaded.info
         label = member.variant.label(info.layers_full)
@@ -378,8 +358,7 @@ def _warm_up_process(request: CompareRequest, cancel: CancelToken) -> None:
         pass
     finally:
         if loaded is not None:
-            loaded.release()
-        _return_freed_memory()
+            loaded.release()  # garbage, caches and freed heap go back (core.loading.release_memory)
 
 
 def _now() -> str:
@@ -435,8 +414,6 @@ def run_compare(request: CompareRequest, cancel: CancelToken | None = None,
             traceback.print_exc()  # a bug, not a user error: keep its traceback for the report
             yield RowFailed(index, _row_base(index, member) | {
                 "status": "failed", "error": f"Unexpected error ({type(exc).__name__}): {exc}"})
-        finally:
-            _return_freed_memory()
     yield RunFinished(outcome)
 
 
