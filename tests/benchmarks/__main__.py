@@ -3,7 +3,7 @@
     python -m tests.benchmarks [--only NAME ...] [--out docs/benchmarks.txt]
 
 Prints as it goes and writes everything, with the machine and versions, to --out (the latest
-results; README quotes them). Takes about 15 minutes on 2 cores. Run it on a quiet machine:
+results; README quotes them). Takes about 8 minutes on 2 cores. Run it on a quiet machine:
 other work on the same cores shows up in every number.
 """
 
