@@ -95,10 +95,21 @@ def _texts(args) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
+def _is_folder(path: str) -> bool:
+    try:
+        return Path(path).is_dir()
+    except OSError:  # a name too long for the file system: not a folder, so maybe a catalog id
+        return False
+
+
 def _refuse_overwrite(args, *paths) -> None:
     """Before any work: an output file that exists is kept unless --force says otherwise."""
     for path in paths:
-        if path is not None and path.exists() and not args.force:
+        try:
+            exists = path is not None and path.exists()
+        except OSError as exc:  # a name too long for the file system: it cannot be written either
+            raise InputError(f"Cannot write {path}: {exc.strerror}.") from exc
+        if exists and not args.force:
             raise InputError(f"{path} already exists; pass --force to overwrite it.")
 
 
@@ -189,7 +200,7 @@ def cmd_compare(args) -> int:
     members = list(catalog.ladder(args.ladder).members) if args.ladder else []
     for spec in args.member or []:
         where, _, variant = spec.partition("@")
-        entry = (ModelEntry.for_folder(where, args.task or "classification") if Path(where).is_dir()
+        entry = (ModelEntry.for_folder(where, args.task or "classification") if _is_folder(where)
                  else catalog.get(where))
         members.append(LadderMember(entry, Variant.parse(variant) if variant else Variant()))
     for member in [m for m in members if m.model.source == "hub" and not is_cached(m.model)]:

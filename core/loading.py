@@ -121,7 +121,11 @@ def _read_json(path: Path) -> dict:
 
 def check_folder(folder: Path, allow_pickle: bool) -> bool:
     """Validate a checkpoint folder before transformers sees it. Returns True if it has safetensors."""
-    if not folder.is_dir():
+    try:
+        is_folder = folder.is_dir()
+    except OSError as exc:  # a name too long for the file system, a loop of links: not a folder we can read
+        raise ModelSourceError(f"{folder} cannot be read: {exc.strerror}.") from exc
+    if not is_folder:
         raise ModelSourceError(f"{folder} is not a folder.")
     config_path = folder / "config.json"
     if not config_path.is_file():
