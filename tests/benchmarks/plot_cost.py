@@ -11,7 +11,8 @@ Measured with the app's settings and with pyqtgraph's downsampling off, in alter
 
 Part 2, does plotting limit throughput: Run continuously on a short text with the plots live and
 paused in alternating spans, for the bundled model as it opens (fp32, all layers) and for its
-smallest variant (int8, 1 layer: about 2 ms a request, where the UI's share of the GIL shows most).
+smallest variant (int8, 1 layer: about 2 ms a request, where the UI's share of the GIL shows most),
+then the full model on a text of 128 tokens.
 Reports requests/s of each and live / paused (1.00: plotting costs the run nothing).
 """
 
@@ -90,7 +91,7 @@ def tick_costs(app, window, ticks: int) -> dict[str, list[float]]:
     return results
 
 
-def throughput(window, layers: int, int8: bool, seconds: float, spans: int = 2) -> dict[str, float]:
+def throughput(window, layers: int, int8: bool, text: str, seconds: float, spans: int = 2) -> dict[str, float]:
     """Requests/s of Run continuously with the plots live and paused, in alternating spans."""
     def run_for(span_s: float) -> int:
         before = window.historyModel._count
@@ -102,7 +103,7 @@ def throughput(window, layers: int, int8: bool, seconds: float, spans: int = 2) 
     window.modelPanel.int8Check.setChecked(int8)
     window.modelPanel.loadButton.click()
     wait_until(lambda: window._summary is not None and window._load_job is None, 120)
-    window.runPanel.inputEdit.setPlainText("ok")
+    window.runPanel.inputEdit.setPlainText(text)
     window.runPanel.runContinuousButton.click()
     run_for(2.0)  # warm-up
     fill_buffers(window)
@@ -141,9 +142,12 @@ def main() -> int:
               f"tick {statistics.median(total):6.2f} ({max(total):6.2f})  = {share[name]:.1%} of the UI thread")
     names = list(share)
     print(f"  UI time ratio {names[0]} / {names[1]}: {share[names[0]] / share[names[1]]:.3f}")
-    for layers, int8, label in ((6, False, "fp32 L6"), (1, True, "int8 L1")):
-        rates = throughput(window, layers, int8, args.seconds)
-        print(f"Run continuously, bundled {label}, text 'ok', {window.modelPanel.threadsSpin.value()} worker "
+    long_text = " ".join(["good"] * 126)  # 128 tokens with [CLS] and [SEP]
+    for layers, int8, label, text, name in ((6, False, "fp32 L6", "ok", "'ok' (3 tokens)"),
+                                            (1, True, "int8 L1", "ok", "'ok' (3 tokens)"),
+                                            (6, False, "fp32 L6", long_text, "of 128 tokens")):
+        rates = throughput(window, layers, int8, text, args.seconds)
+        print(f"Run continuously, bundled {label}, a text {name}, {window.modelPanel.threadsSpin.value()} worker "
               f"thread(s), full buffers: live {rates['live']:.0f} requests/s, paused {rates['paused']:.0f} "
               f"requests/s, live / paused {rates['live'] / rates['paused']:.3f}")
     window.close()
