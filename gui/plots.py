@@ -2,9 +2,9 @@
 
 Each curve is created once. Records go into bounded ring buffers; the main window's one QTimer
 redraws them at 10 Hz, with ranges set by hand (auto-ranging on every update was most of the stall
-measured in offscreen mode), clipped to the view and peak-downsampled to the plot's width, and
-rolling percentiles computed only for the requests that are new. tests/benchmarks/plot_cost.py
-measures a frame with full buffers.
+measured in offscreen mode), clipped to the view and peak-downsampled to the plot's width; the
+rolling percentiles get one point a frame. tests/benchmarks/plot_cost.py measures a frame with
+full buffers.
 """
 
 import csv
@@ -17,6 +17,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QWidget
+
+from core.stats import percentile
 
 BUFFER = 20_000  # points kept per series; older ones fall off
 ROLLING = 25  # requests in the rolling percentile window
@@ -138,14 +140,6 @@ class LivePlot(pg.PlotWidget):
             raise OSError(f"Could not write {path}")
 
 
-def _percentile(ordered: list[float], q: float) -> float:
-    """numpy's default (linear) percentile of a sorted list; q in [0, 1]."""
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
-
-
 class LatencyPlot(LivePlot):
     P50 = f"p50 (last {ROLLING})"
     P90 = f"p90 (last {ROLLING})"
@@ -160,11 +154,12 @@ class LatencyPlot(LivePlot):
         self.add_series(self.P50, "#2ca02c", width=2)
         self.add_series(self.P90, "#d62728", width=2, style=Qt.PenStyle.DashLine)
         self._rolling: deque[float] = deque(maxlen=ROLLING)  # the latest latencies
-        self._unscored: deque[tuple[float, float]] = deque(maxlen=ROLLING)  # requests since the last percentile point
+        self._newest_unscored: float | None = None  # time of the newest request since the last percentile point
 
     def add_request(self, t: float, seconds: float) -> None:
         self.append("request", t, seconds)
-        self._unscored.append((t, seconds))
+        self._rolling.append(seconds)
+        self._newest_unscored = t
 
     def redraw(self, now: float, window: float, y_floor: float = 0.0) -> None:
         # Dots make a lone request visible, but cost about 10 ms a frame with hundreds of points:
@@ -196,19 +191,17 @@ class LatencyPlot(LivePlot):
         A point per request cost about 14 ms a frame to recompute and 60 ms to paint with full
         buffers (tests/benchmarks/plot_cost.py); at 10 frames a second the lines look the same.
         """
-        if not self._unscored:
+        if self._newest_unscored is None:
             return
-        self._rolling.extend(seconds for _, seconds in self._unscored)
-        t = self._unscored[-1][0]
-        self._unscored.clear()
         ordered = sorted(self._rolling)
-        self.append(self.P50, t, _percentile(ordered, 0.5))
-        self.append(self.P90, t, _percentile(ordered, 0.9))
+        self.append(self.P50, self._newest_unscored, percentile(ordered, 50))
+        self.append(self.P90, self._newest_unscored, percentile(ordered, 90))
+        self._newest_unscored = None
 
     def clear_data(self) -> None:
         super().clear_data()
         self._rolling.clear()
-        self._unscored.clear()
+        self._newest_unscored = None
 
 
 class MemoryPlot(LivePlot):
