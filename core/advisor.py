@@ -1,7 +1,7 @@
 """The hardware advisor: what will be slow or impossible, said before the user waits for it.
 
 No torch here (the GUI calls it on its own thread); device facts come in a DeviceInfo that the
-worker filled in (core.devices.list_devices).
+engine filled in (core.devices.list_devices).
 """
 
 import platform

@@ -7,7 +7,6 @@ The run is a generator of records, so the GUI, CLI and tests share it.
 """
 
 import json
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -16,28 +15,11 @@ import torch
 
 from . import paths
 from .cancel import CancelToken, Progress, no_progress
-from .errors import InputError
 from .loading import LoadedModel
 from .measure import MemorySampler, cuda_memory, rss_bytes
+from .requests import Protocol  # noqa: F401 - defined with the other requests (torch-free); one place to import from
 from .stats import Stats
 from .tasks import guard_memory
-
-
-@dataclass(frozen=True)
-class Protocol:
-    batch_size: int = 1
-    seq_len: int = 128
-    warmup: int = 5
-    min_iterations: int = 20
-    min_seconds: float = 3.0
-    max_seconds: float = 300.0  # a safety stop for very slow variants
-    new_tokens: int = 32  # translation: tokens generated per iteration (forced, for a fixed amount of work)
-
-    def __post_init__(self):
-        if self.batch_size < 1 or self.seq_len < 4 or self.warmup < 0 or self.min_iterations < 1:
-            raise InputError("Batch must be 1+, sequence length 4+, warm-up 0+ and iterations 1+.")
-        if not (0 <= self.min_seconds < math.inf and 0 < self.max_seconds < math.inf) or self.new_tokens < 1:
-            raise InputError("Seconds must be positive and new tokens at least 1.")  # NaN fails too
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ def no_progress(fraction: float | None, message: str) -> None:
 
 
 class CancelToken:
-    """Set from any thread; checked by the worker between steps."""
+    """Set from any thread; checked by the engine between steps."""
 
     def __init__(self) -> None:
         self._event = threading.Event()

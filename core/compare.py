@@ -1,7 +1,7 @@
 """Comparing a size ladder: one benchmark protocol run over several model variants.
 
 `run_compare` is a generator of records (run started, row started, row progress, row finished,
-row failed, run finished), like core.bench.run_benchmark; the GUI worker, the CLI and the tests
+row failed, run finished), like core.bench.run_benchmark; the GUI's engine process, the CLI and the tests
 all drive it and fold the records into one run dict with `RunCollector`. That dict is what is
 saved as JSON: every raw latency sample, the protocol, the environment, and each row's predictions.
 
@@ -70,7 +70,7 @@ class Sweep:
 
 @dataclass(frozen=True)
 class CompareRequest:
-    """Everything one ladder run needs; immutable, so it can cross to the worker thread."""
+    """Everything one ladder run needs; immutable, so it can cross to the engine process."""
 
     members: tuple[LadderMember, ...]
     protocol: "Protocol"

@@ -1,63 +1,24 @@
 """The engine: owns one loaded model and turns requests into plain records.
 
-It is what the GUI's worker thread drives (and what a fake replaces in GUI tests): records hold
-only numbers and strings, never tensors, so they can cross threads and be kept in history.
+It is what the engine process runs (core/engine_process.py; a fake replaces it in GUI tests). Its
+records (core/records.py) hold only numbers and strings, never tensors: they cross to the window's
+process and are kept in history.
 """
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 
 from . import tasks
 from .cancel import CancelToken, Progress, no_progress
 from .errors import InputError
 from .loading import LoadedModel, load_model, release_memory
 from .measure import cuda_memory, rss_bytes
+from .records import ModelSummary, RunRecord
 from .requests import LoadRequest, RunRequest
 
 
-@dataclass(frozen=True)
-class ModelSummary:
-    """What the model card shows after a load."""
-
-    model_id: str
-    name: str
-    task: str
-    source: str
-    kind: str
-    variant_label: str
-    device: str
-    labels: tuple[str, ...]
-    synthetic: bool
-    license: str
-    info: dict
-
-
-@dataclass
-class RunRecord:
-    """One finished request, as the GUI, history and CLI show it."""
-
-    model_name: str
-    variant_label: str
-    device: str
-    task: str
-    input_chars: int
-    input_tokens: int
-    latency: float  # seconds, all phases
-    phases: dict[str, float]
-    summary: str  # the result in plain words: "positive, 97%" or the translation
-    scores: dict[str, float] = field(default_factory=dict)
-    translation: str = ""
-    time_to_first_token: float | None = None
-    tokens_per_second: float | None = None
-    rss: int = 0
-    cuda: dict | None = None
-    warnings: list[str] = field(default_factory=list)
-    finished_at: float = 0.0  # time.monotonic()
-
-
 class Engine:
-    """Holds at most one model. Not thread-safe: one worker thread drives it."""
+    """Holds at most one model. Not thread-safe: one thread drives it."""
 
     def __init__(self) -> None:
         self.loaded: LoadedModel | None = None

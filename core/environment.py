@@ -35,7 +35,7 @@ def environment(device: str = "cpu") -> dict:
         "ram_bytes": psutil.virtual_memory().total,
         "os": platform.platform(),
         "python": sys.version.split()[0],
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),  # a TorchVersion otherwise: unpickling it would import torch
         "transformers": transformers.__version__,
         "device": device,
         "devices": [d.__dict__ for d in devices.list_devices()],

@@ -1,8 +1,10 @@
 """Immutable requests that cross from the UI (or CLI) to the engine. No torch here."""
 
+import math
 from dataclasses import dataclass
 
 from .catalog import ModelEntry
+from .errors import InputError
 from .variants import Variant
 
 
@@ -25,3 +27,22 @@ class RunRequest:
     texts: tuple[str, ...]
     max_new_tokens: int = 64
     num_beams: int = 1
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a benchmark measures (core.bench): the input's exact shape, warm-up, and when to stop."""
+
+    batch_size: int = 1
+    seq_len: int = 128
+    warmup: int = 5
+    min_iterations: int = 20
+    min_seconds: float = 3.0
+    max_seconds: float = 300.0  # a safety stop for very slow variants
+    new_tokens: int = 32  # translation: tokens generated per iteration (forced, for a fixed amount of work)
+
+    def __post_init__(self):
+        if self.batch_size < 1 or self.seq_len < 4 or self.warmup < 0 or self.min_iterations < 1:
+            raise InputError("Batch must be 1+, sequence length 4+, warm-up 0+ and iterations 1+.")
+        if not (0 <= self.min_seconds < math.inf and 0 < self.max_seconds < math.inf) or self.new_tokens < 1:
+            raise InputError("Seconds must be positive and new tokens at least 1.")  # NaN fails too

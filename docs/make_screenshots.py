@@ -77,7 +77,7 @@ def main() -> int:
 
     def start(*_):
         run_steps()
-    window.host.worker.started.connect(start)
+    window.host.started.connect(start)
     app.exec()
     return 0
 

@@ -1,1 +1,1 @@
-"""Model Size Lab desktop app (PySide6 + pyqtgraph). Never touches a model: the worker does."""
+"""Model Size Lab desktop app (PySide6 + pyqtgraph). Never touches a model: the engine process does (core/engine_process.py)."""

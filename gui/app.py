@@ -1,7 +1,6 @@
 """Entry point of the desktop app: `sizelab`."""
 
 import argparse
-import os
 import sys
 
 
@@ -37,12 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setWindowIcon(QIcon(str(RESOURCES / "icons" / "sizelab.svg")))
     window = MainWindow(autoload=not args.no_autoload)
     window.show()
-    code = app.exec()
-    if window.host.thread.isRunning():
-        # Closed during a step that cannot be interrupted (e.g. reading weights). Settings are saved
-        # and every file we write is written atomically, so leaving now loses nothing.
-        os._exit(code)
-    return code
+    return app.exec()  # closing the window ended the engine process (MainWindow.closeEvent)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The Compare view: tick a size ladder, run one benchmark protocol over it, read the table and plots.
 
-The run is a "compare" job on the same long-lived worker as the live view (one model in memory at
+The run is a "compare" job on the same long-lived engine process as the live view (one model in memory at
 a time). Records arrive as signals and queue in `_pending`; a 20 Hz timer folds them into the run
 (core.compare.RunCollector) and redraws only when a row changed. Tables, frontier, files and diffs
 are core.compare's; this module only shows them. No torch here.
@@ -62,7 +62,7 @@ def _usable(ladder: Ladder) -> bool:
 
 class CompareView(QWidget):
     runStarted = Signal()
-    """A ladder run was submitted: the worker unloads the live view's model first."""
+    """A ladder run was submitted: the engine unloads the live view's model first."""
     errorRaised = Signal(str)
     """Something could not be done (bad sweep, unreadable file, a failed run): a message for the user."""
 
@@ -95,9 +95,9 @@ class CompareView(QWidget):
         self.redrawTimer = QTimer(self)
         self.redrawTimer.setInterval(REDRAW_MS)
         self.redrawTimer.timeout.connect(self._on_redraw_timer)
-        host.worker.started.connect(self._on_worker_started)
-        host.worker.compared.connect(self._on_worker_compared)
-        host.worker.failed.connect(self._on_worker_failed)
+        host.started.connect(self._on_engine_started)
+        host.compared.connect(self._on_engine_compared)
+        host.failed.connect(self._on_engine_failed)
         host.jobFinished.connect(self._on_host_job_finished)
         self._on_ladder_changed()
         self._set_running(False)
@@ -197,7 +197,9 @@ class CompareView(QWidget):
         self.table.verticalHeader().hide()
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Sized to the contents once per fill (_fill_table), not per cell: ResizeToContents re-measured
+        # a column at every setItem, 100-150 ms per refresh of a 10-row table (tests/benchmarks/ui_lateness.py).
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.diffLabel = QLabel("", objectName="compareDiffLabel")
         self.diffLabel.setWordWrap(True)
         self.diffTable = QTableWidget(0, len(DIFF_COLUMNS), objectName="compareDiffTable")
@@ -313,7 +315,7 @@ class CompareView(QWidget):
 
     def compare_request(self) -> compare.CompareRequest:
         """The immutable request for what is ticked (raises SizeLabError if it cannot be)."""
-        from core.bench import Protocol  # imports torch; the engine (worker thread) already has
+        from core.requests import Protocol
 
         sweep = None
         axis = self.sweepAxisCombo.currentData()
@@ -338,7 +340,7 @@ class CompareView(QWidget):
         except SizeLabError as exc:
             self._show_error(str(exc))
             return
-        # A continuous live run would hold the one worker forever: stop whatever it is doing.
+        # A continuous live run would hold the one engine forever: stop whatever it is doing.
         self.host.cancel()
         self._collector = compare.RunCollector()
         self._pending.clear()
@@ -368,17 +370,17 @@ class CompareView(QWidget):
         self.cancelButton.setEnabled(running)
 
     @Slot(object, object)
-    def _on_worker_started(self, devices, _versions) -> None:
+    def _on_engine_started(self, devices, _versions) -> None:
         self.set_devices(devices)
         self.runButton.setEnabled(self._job is None)
 
     @Slot(int, object)
-    def _on_worker_compared(self, number: int, record) -> None:
+    def _on_engine_compared(self, number: int, record) -> None:
         if number == self._job:
             self._pending.append(record)  # shown by the timer, never per record
 
     @Slot(int, str)
-    def _on_worker_failed(self, number: int, message: str) -> None:
+    def _on_engine_failed(self, number: int, message: str) -> None:
         if number == self._job:
             self._error = message
 
@@ -472,6 +474,14 @@ class CompareView(QWidget):
 
     def _fill_table(self, rows: list[dict]) -> None:
         on_front = set(compare.frontier(rows))
+        self.table.setUpdatesEnabled(False)
+        try:
+            self._fill_rows(rows, on_front)
+        finally:
+            self.table.setUpdatesEnabled(True)
+        self.table.resizeColumnsToContents()
+
+    def _fill_rows(self, rows: list[dict], on_front: set[int]) -> None:
         self.table.setRowCount(len(rows))
         for r, row in enumerate(rows):
             variant = row["variant"] + (" ◆" if row["index"] in on_front else "")

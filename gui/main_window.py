@@ -1,6 +1,6 @@
 """The main window: model panel | input and result | live plots | history.
 
-Data flows one way: widgets -> immutable request -> worker -> core -> records -> signals -> the
+Data flows one way: widgets -> immutable request -> engine process -> core -> records -> signals -> the
 pending queue -> one 20 Hz timer that updates plots, history and the result view.
 """
 
@@ -13,19 +13,34 @@ from collections import deque
 import psutil
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter,
-                               QTableView, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from core.catalog import DEFAULT_MODEL_ID, load_catalog
 
 from .compare_view import CompareView
+from .engine_host import EngineHost, default_engine
 from .history import HistoryModel
 from .model_panel import ModelPanel
 from .plots import REDRAW_MS, LatencyPlot, MemoryPlot, ThroughputPlot, export_csv
 from .run_panel import RunPanel
 from .settings import Settings
-from .worker import EngineHost, default_engine
 
 
 def _version(name: str) -> str:
@@ -49,7 +64,7 @@ class MainWindow(QMainWindow):
         self._pending: list = []  # RunRecords waiting for the next redraw
         self._completions: deque[float] = deque()  # finish times within the last second
         self._stream_text: str | None = None
-        self._process = psutil.Process()
+        self._engine_process: psutil.Process | None = None  # whose memory the plot shows
         self._closing = False
 
         self.modelPanel = ModelPanel(self.catalog)
@@ -66,15 +81,15 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
 
         self.host = EngineHost(engine_factory, self)
-        worker = self.host.worker
-        worker.started.connect(self._on_worker_started)
-        worker.progressed.connect(self._on_worker_progressed)
-        worker.loaded.connect(self._on_worker_loaded)
-        worker.measured.connect(self._on_worker_measured)
-        worker.streamed.connect(self._on_worker_streamed)
-        worker.failed.connect(self._on_worker_failed)
+        self.host.started.connect(self._on_engine_started)
+        self.host.progressed.connect(self._on_engine_progressed)
+        self.host.loaded.connect(self._on_engine_loaded)
+        self.host.measured.connect(self._on_engine_measured)
+        self.host.streamed.connect(self._on_engine_streamed)
+        self.host.failed.connect(self._on_engine_failed)
+        self.host.engineLost.connect(self._on_engine_lost)
         self.host.jobFinished.connect(self._on_host_job_finished)
-        # Built here, not in _build_layout: it shares the worker (one model in memory at a time).
+        # Built here, not in _build_layout: it shares the engine (one model in memory at a time).
         self.compareView = CompareView(self.catalog, self.host)
         self.tabs.addTab(self.compareView, "Compare")
         self.compareView.runStarted.connect(self._on_compare_view_run_started)
@@ -340,16 +355,30 @@ class MainWindow(QMainWindow):
     def _on_compare_view_run_started(self) -> None:
         """A comparison unloads the live model first: the Live tab must stop offering to run it."""
         self.clear_error()
-        self._summary = None
-        self.runPanel.set_state(loaded=False, running=False)
-        self.modelPanel.show_entry(self.modelPanel.current_entry())
+        self._forget_model()
         self.statusBar().showMessage("Comparing a size ladder: the live model was unloaded; load it again to run it.",
                                      10_000)
 
-    # ------------------------------------------------------------ worker signals
+    def _forget_model(self) -> None:
+        self._summary = None
+        self.runPanel.set_state(loaded=False, running=False)
+        self.modelPanel.show_entry(self.modelPanel.current_entry())
+
+    # ------------------------------------------------------------ engine signals
+
+    @Slot(str)
+    def _on_engine_lost(self, message: str) -> None:
+        self._forget_model()
+        self._engine_process = None
+        self.show_error(message)
+        self.statusBar().showMessage("Restarting the inference engine…")
 
     @Slot(object, object)
-    def _on_worker_started(self, devices, versions) -> None:
+    def _on_engine_started(self, devices, versions) -> None:
+        try:
+            self._engine_process = psutil.Process(self.host.pid())
+        except (psutil.Error, ValueError, TypeError):  # ended already: the host reports that
+            self._engine_process = None
         self.modelPanel.set_devices(devices)
         self.modelPanel.select_device(self.settings.get("device"))
         self.versionStatus.setText(f"torch {versions.get('torch')} · transformers {versions.get('transformers')}")
@@ -357,14 +386,15 @@ class MainWindow(QMainWindow):
         entry = self.modelPanel.current_entry()
         if self._autoload and entry is not None and entry.source == "bundled":
             self.modelPanel.loadButton.click()  # offline and quick: the app opens ready to run
+        self._autoload = False  # at start-up only, not after the engine restarts
 
     @Slot(int, object, str)
-    def _on_worker_progressed(self, number: int, fraction, message: str) -> None:
+    def _on_engine_progressed(self, number: int, fraction, message: str) -> None:
         if number == self._load_job:
             self.modelPanel.set_progress(fraction, message)
 
     @Slot(int, object)
-    def _on_worker_loaded(self, number: int, summary) -> None:
+    def _on_engine_loaded(self, number: int, summary) -> None:
         if number != self._load_job:
             return
         self._summary = summary
@@ -379,17 +409,17 @@ class MainWindow(QMainWindow):
                                      f"{summary.info['load_seconds']:.1f} s. Type text and press Ctrl+Enter.", 10_000)
 
     @Slot(int, object)
-    def _on_worker_measured(self, number: int, record) -> None:
+    def _on_engine_measured(self, number: int, record) -> None:
         if number == self._run_job:
             self._pending.append(record)
 
     @Slot(int, str)
-    def _on_worker_streamed(self, number: int, text: str) -> None:
+    def _on_engine_streamed(self, number: int, text: str) -> None:
         if number == self._run_job:
             self._stream_text = text
 
     @Slot(int, str)
-    def _on_worker_failed(self, number: int, message: str) -> None:
+    def _on_engine_failed(self, number: int, message: str) -> None:
         if number in (0, self._load_job, self._run_job):
             self.show_error(message)
 
@@ -430,8 +460,12 @@ class MainWindow(QMainWindow):
             self._take_in_records()
             plot.update_percentiles()
         elif plot is self.memoryPlot:
-            # RSS for the plot at 10 Hz (benchmarks take their peaks from the kernel: core.measure).
-            plot.append("RSS", now, self._process.memory_info().rss)
+            # The engine process's RSS at 10 Hz (benchmarks take their peaks from the kernel: core.measure).
+            try:
+                if self._engine_process is not None:
+                    plot.append("RSS", now, self._engine_process.memory_info().rss)
+            except psutil.Error:  # the engine just ended; the host says why
+                self._engine_process = None
         else:
             horizon = time.monotonic() - 1.0
             while self._completions and self._completions[0] <= horizon:  # keep only the last second
@@ -517,7 +551,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             self.redrawTimer.stop()
             self._save_settings()
-            self.hide()  # gone at once: the worker may take a few seconds to finish its step
-            if not self.host.shutdown(4000):
-                print("sizelab: the worker is still finishing a step; exiting without it", file=sys.stderr)
+            self.hide()  # gone at once: the engine may take a moment to finish its step
+            if not self.host.shutdown():
+                print("sizelab: the engine was busy in a step that cannot be interrupted; ended it", file=sys.stderr)
         super().closeEvent(event)

@@ -206,7 +206,7 @@ class LatencyPlot(LivePlot):
 
 class MemoryPlot(LivePlot):
     def __init__(self, parent=None):
-        super().__init__("Process memory", "memory", "B", parent)
+        super().__init__("Engine process memory", "memory", "B", parent)
         self.setObjectName("memoryPlot")
         self.add_series("RSS", "#9467bd", width=2)
         self.add_series("CUDA allocated", "#ff7f0e", width=2)

@@ -1,7 +1,7 @@
 """Smoke test of the desktop app, frozen or not: `sizelab --smoke-test`.
 
 Opens the real main window (offscreen on a Linux machine with no display; QT_QPA_PLATFORM decides
-otherwise), loads the bundled model through the window's own worker, classifies one sentence, prints
+otherwise), loads the bundled model through the window's own engine process, classifies one sentence, prints
 ONE JSON line and returns 0; on any failure or after 120 s it prints {"ok": false, "error": ...} and
 returns 1. Settings go to a temporary folder, so the user's own settings are never read or written
 (qutebrowser's build_release.py smoke_test).
@@ -81,7 +81,7 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
     app.setProperty("defaultPointSize", app.font().pointSize())
 
     class Recorder(QObject):
-        """Collects the worker's signals on the UI thread, for the waits below to poll."""
+        """Collects the engine's signals on the UI thread, for the waits below to poll."""
 
         def __init__(self):
             super().__init__()
@@ -102,7 +102,7 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
             self.engine_ready = True
 
     def wait(condition, what: str) -> None:
-        """Run the event loop until condition() holds; fail on a worker error or at the deadline."""
+        """Run the event loop until condition() holds; fail on an engine error or at the deadline."""
         loop = QEventLoop()
         timer = QTimer()
         timer.setInterval(POLL_MS)
@@ -129,8 +129,8 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
     window = MainWindow(autoload=False)
     try:
         window.host.jobFinished.connect(recorder.on_job_finished)
-        window.host.worker.failed.connect(recorder.on_failed)
-        window.host.worker.started.connect(recorder.on_started)
+        window.host.failed.connect(recorder.on_failed)
+        window.host.started.connect(recorder.on_started)
         window.show()
         wait(lambda: window.isVisible() and window.windowHandle() is not None
              and window.windowHandle().isExposed(), "the window to be shown")
@@ -175,7 +175,7 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
                 "first_result_seconds": round(first_result, 3),
                 "torch": getattr(torch, "__version__", None), "platform": app.platformName()}
     finally:
-        window.close()  # saves settings (to the temporary folder) and stops the worker thread
+        window.close()  # saves settings (to the temporary folder) and ends the engine process
         window.deleteLater()
         app.processEvents()
 

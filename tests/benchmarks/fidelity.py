@@ -6,8 +6,8 @@ Part 1, the benchmark protocol (sizelab-cli bench, the Compare view): same model
 input tensors, rounds interleaved (app, bare, torch.utils.benchmark) so drift on a shared machine
 hits all three alike. Prints each p50 and the ratios app/bare, app/tub.
 
-Part 2, the GUI worker path: Run continuously through the window's EngineHost (its QThread, queued
-job, the `measured` signal into the UI thread's event loop), on a text of exactly that many tokens
+Part 2, the GUI path: Run continuously through the window's EngineHost (the engine process, the
+pipe, the `measured` signal into the UI thread's event loop), on a text of exactly that many tokens
 repeated batch times, against a bare loop over the same tokenized batch. Prints the p50 of the model
 phase the app reports, of the whole request it plots (tokenize + model + decode), and of the
 interval between records arriving on the UI thread, each over the bare p50.
@@ -57,18 +57,19 @@ def text_of_tokens(tokenizer, tokens: int) -> str:
 def gui_worker_path(entry, variants, shapes, rounds: int, threads: int | None, seconds: float = 1.5) -> None:
     from core.requests import RunRequest
     from core.tasks import _tokenize
-    from gui.worker import EngineHost
+    from gui.engine_host import EngineHost
     from tests.benchmarks.qtapp import application, wait_until
 
     application()
     host = EngineHost()
     started, finished, records = [], set(), []
-    host.worker.started.connect(lambda *_: started.append(True))
-    host.worker.measured.connect(lambda number, record: records.append((time.perf_counter(), record)))
+    host.started.connect(lambda *_: started.append(True))
+    host.measured.connect(lambda number, record: records.append((time.perf_counter(), record)))
     host.jobFinished.connect(lambda number, outcome: finished.add(number))
     host.start()
     wait_until(lambda: bool(started), 120)
-    print("GUI worker path (Run continuously, records through signals); p50 in ms; ratio = app / bare")
+    print("GUI path (Run continuously in the engine process, records through the pipe and signals); "
+          "p50 in ms; ratio = app / bare")
     print(f"{'variant':<8} {'shape':>7} {'bare':>8} {'model':>8} {'request':>8} {'arrivals':>9} "
           f"{'model/bare':>11} {'request/bare':>13} {'arrivals/bare':>14}")
     for variant in variants:

@@ -28,7 +28,7 @@ RATE = 333.0  # requests per second that fill the buffer within the visible wind
 
 
 def _record(finished_at: float, latency: float):
-    from core.engine import RunRecord
+    from core.records import RunRecord
 
     return RunRecord(model_name="MiniLM-L6 sentiment", variant_label="int8 L1", device="cpu",
                      task="classification", input_chars=2, input_tokens=3, latency=latency,

@@ -23,14 +23,14 @@ def application() -> QApplication:
 def main_window(autoload: bool = False, wait_for_engine: bool = True):
     """The main window, shown; by default once its engine has started.
 
-    The worker imports torch as it starts, holding the GIL for seconds: UI timings taken before
-    that measure the import, not the app.
+    The engine process imports torch as it starts, taking a core for seconds: UI timings taken
+    before that measure the import, not the app.
     """
     from gui.main_window import MainWindow
 
     window = MainWindow(autoload=autoload)
     started = []
-    window.host.worker.started.connect(lambda *_: started.append(True))
+    window.host.started.connect(lambda *_: started.append(True))
     window.resize(1400, 900)
     window.show()
     if wait_for_engine:
@@ -42,7 +42,8 @@ def wait_until(condition, timeout: float, poll_ms: int = 10) -> None:
     """Run the event loop until condition() is true, checking every poll_ms.
 
     The thread sleeps in the event loop between checks, as the app's does: a busy processEvents()
-    loop would hold the GIL and slow the worker thread down (measured: 2x).
+    loop would take a core from the engine (with the engine in a thread it held the GIL and
+    slowed it 2x).
     """
     import time
 

@@ -3,7 +3,8 @@
     python -m tests.benchmarks.ui_lateness [--seconds 15] [--layers 6] [--threads N]
 
 Phases, in one window (1400x900, offscreen):
-  engine start      the window is up while the worker thread imports torch
+  engine start      the window is shown (its first paints) while the engine process starts and
+                    imports torch
   load              loading the bundled model (all layers, or --layers)
   run-continuously  Run continuously with every plot series already full (plots.BUFFER points, as
                     after a long session), all plots redrawing
@@ -54,12 +55,13 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--layers", type=int, default=6)
-    parser.add_argument("--threads", type=int, default=0, help="live-view worker threads (0: the app's default)")
+    parser.add_argument("--threads", type=int, default=0, help="live-view torch threads (0: the app's default)")
     args = parser.parse_args()
     application()
+    window = main_window(wait_for_engine=False)  # built and shown: start-up is tests/benchmarks' startup
     beat = Heartbeat()
     beat.start()
-    window = main_window()  # returns once the engine has started
+    wait_until(window.host.ready, 120)
 
     def sleep(seconds: float) -> None:
         end = time.monotonic() + seconds
@@ -73,7 +75,9 @@ def main() -> int:
     wait_until(lambda: window._summary is not None and window._load_job is None, 300)
 
     from tests.benchmarks.plot_cost import fill_buffers
+    beat.phase = "setup"  # the benchmark's own work on the UI thread, not the app's: not reported
     fill_buffers(window)
+    sleep(0.5)
     beat.phase = "run-continuously"
     before = window.historyModel._count
     window.runPanel.inputEdit.setPlainText("An honest, well-made tool: I would recommend it to anyone.")
@@ -97,7 +101,7 @@ def main() -> int:
     window.close()
 
     print(f"UI event-loop lateness (heartbeat {HEARTBEAT_MS} ms), bundled model L{args.layers}, "
-          f"{window.modelPanel.threadsSpin.value()} live-view worker threads "
+          f"{window.modelPanel.threadsSpin.value()} live-view torch threads "
           f"({requests} requests in {args.seconds:.0f} s of Run continuously), "
           f"{view.threadsSpin.value()} compare threads:")
     for phase in ("engine start", "load", "run-continuously", "compare"):

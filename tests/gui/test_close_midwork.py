@@ -1,31 +1,28 @@
 """Closing the window in the middle of work: a hub download, int8 quantization, a Compare run.
 
-Each close must return within 5 s, hide the window, cancel the job and let the worker thread end.
-The real engine and the bundled model (or a tiny checkpoint built here) do the work; the one stand-in
-is snapshot_download at the hub edge (tests/core/test_hub.py does the same), since no hub is
-reachable here. Closing during the bundled model's load is tests/gui/test_endurance.py's, and during
-a continuous run tests/gui/test_window_errors.py's; the last test here closes the real app, in its
-own process, mid-load and times the process's exit.
+Each close must return within 5 s, hide the window, cancel the job and end the engine process.
+The real engine and the bundled model (or a tiny checkpoint built here) do the work; the stand-ins,
+made in the engine process by tests/gui/engine_edges.py, are snapshot_download at the hub edge
+(tests/core/test_hub.py does the same), since no hub is reachable here, and a quantization that never
+returns, for a step nothing can interrupt. Closing during the bundled model's load is
+tests/gui/test_endurance.py's, and during a continuous run tests/gui/test_window_errors.py's; the
+last test here closes the real app, in its own process, mid-load and times the process's exit.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
-import threading
 import time
-from pathlib import Path
+from functools import partial
 
-from huggingface_hub import errors as hub_errors
+import psutil
 from PySide6.QtCore import Qt
 
-from core import derive
 from core.catalog import Ladder, LadderMember, ModelEntry
-from core.errors import Cancelled
 from core.variants import Variant
 
+from .app_process import run_driver
+from .engine_edges import engine_with_endless_download, engine_with_stalled_quantization
+
 CLOSE_LIMIT_S = 5.0
-REPO = Path(__file__).resolve().parents[2]
 
 
 def close_and_time(window) -> float:
@@ -35,98 +32,50 @@ def close_and_time(window) -> float:
 
 
 def outcomes_of(window) -> list[str]:
-    """Outcomes of the jobs that end from now on (jobFinished is re-emitted on the UI thread)."""
+    """Outcomes of the jobs that end from now on (jobFinished is emitted on the UI thread)."""
     outcomes: list[str] = []
     window.host.jobFinished.connect(lambda number, outcome: outcomes.append(outcome))
     return outcomes
 
 
-def assert_closed_cleanly(qtbot, window, seconds: float, outcomes: list[str]) -> None:
+def assert_closed_cleanly(window, seconds: float, outcomes: list[str]) -> None:
     print(f"close() returned in {seconds:.2f} s")
     assert seconds < CLOSE_LIMIT_S, f"close() took {seconds:.1f} s"
     assert not window.isVisible()
-    qtbot.waitUntil(lambda: not window.host.thread.isRunning(), timeout=60_000)
-    qtbot.waitUntil(lambda: bool(outcomes), timeout=10_000)
-    assert outcomes[0] == "cancelled", outcomes
+    assert not window.host.running()
+    assert outcomes and outcomes[0] == "cancelled", outcomes
 
 
-class EndlessDownload:
-    """snapshot_download at the hub edge: nothing cached, then a download that never ends by itself.
-
-    Our progress reporter (core.loading._CancellableTqdm) is what raises Cancelled mid-download.
-    """
-
-    def __init__(self):
-        self.downloading = threading.Event()
-        self.stopped_by: BaseException | None = None
-
-    def __call__(self, repo_id, *, allow_patterns=None, local_files_only=False, tqdm_class=None, **kwargs):
-        if local_files_only:
-            raise hub_errors.LocalEntryNotFoundError("not cached")
-        try:
-            with tqdm_class(total=10**9, desc="model.safetensors") as bar:
-                self.downloading.set()
-                while True:
-                    time.sleep(0.01)  # a chunk arriving
-                    bar.update(1000)
-        except BaseException as exc:
-            self.stopped_by = exc
-            raise
-
-
-def test_close_during_a_hub_download(qtbot, make_window, monkeypatch):
-    import huggingface_hub
-
-    download = EndlessDownload()
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", download)  # the hub edge, as in test_hub.py
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
-    window = make_window()
+def test_close_during_a_hub_download(qtbot, make_window, tmp_path):
+    window = make_window(partial(engine_with_endless_download, str(tmp_path)))
     window.modelPanel.add_entry(ModelEntry.for_hub("someone/some-model", "classification"))
     outcomes = outcomes_of(window)
     qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(download.downloading.is_set, timeout=30_000)
+    qtbot.waitUntil((tmp_path / "downloading").exists, timeout=30_000)
     qtbot.waitUntil(lambda: window.modelPanel.loadProgress.format().startswith("Downloading"), timeout=10_000)
 
     seconds = close_and_time(window)
 
-    assert_closed_cleanly(qtbot, window, seconds, outcomes)
-    assert isinstance(download.stopped_by, Cancelled)  # stopped by the cancel, mid-download
+    assert_closed_cleanly(window, seconds, outcomes)
+    # Stopped by the cancel, mid-download, before the engine process was told to end.
+    assert (tmp_path / "stopped_by").read_text(encoding="utf-8") == "Cancelled"
 
 
-def test_close_during_int8_quantization(qtbot, make_window, monkeypatch):
-    """The spy holds quantization until close() has cancelled the job, then quantizes for real:
-    so the close certainly falls inside the (uninterruptible) quantization step."""
-    window = make_window()
-    entered = threading.Event()
-    original = derive.quantize_int8
-    spans = []
-
-    def quantize_int8(model):
-        entered.set()
-        deadline = time.monotonic() + 30
-        while not any(job.cancel.cancelled for job in list(window.host._active.values())):
-            if time.monotonic() > deadline:
-                raise AssertionError("the window was not closed within 30 s of quantization starting")
-            time.sleep(0.001)
-        started = time.monotonic()
-        try:
-            return original(model)
-        finally:
-            spans.append((started, time.monotonic()))
-
-    monkeypatch.setattr(derive, "quantize_int8", quantize_int8)  # a spy: the real quantization runs
+def test_close_during_a_step_nothing_can_interrupt(qtbot, make_window, tmp_path):
+    """Quantization cannot be interrupted; the close ends the engine process instead of waiting for it."""
+    window = make_window(partial(engine_with_stalled_quantization, str(tmp_path)))
     window.modelPanel.int8Check.setChecked(True)
     assert window.modelPanel.load_request().variant.int8
     outcomes = outcomes_of(window)
+    engine = window.host.pid()
     qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(entered.is_set, timeout=60_000)
+    qtbot.waitUntil((tmp_path / "quantizing").exists, timeout=60_000)
 
-    close_started = time.monotonic()
     seconds = close_and_time(window)
 
-    assert_closed_cleanly(qtbot, window, seconds, outcomes)
-    assert len(spans) == 1 and spans[0][0] >= close_started  # the quantization ran after the close began
-    assert window._summary is None  # the quantized model was never handed over
+    assert_closed_cleanly(window, seconds, outcomes)
+    assert not psutil.pid_exists(engine)  # ended, not left behind to finish its step
+    assert window._summary is None  # no model was ever handed over
 
 
 def test_close_during_a_compare_run(qtbot, make_window, bert_dir):
@@ -148,7 +97,7 @@ def test_close_during_a_compare_run(qtbot, make_window, bert_dir):
 
     seconds = close_and_time(window)
 
-    assert_closed_cleanly(qtbot, window, seconds, outcomes)
+    assert_closed_cleanly(window, seconds, outcomes)
 
 
 DRIVER = textwrap.dedent('''
@@ -176,24 +125,18 @@ DRIVER = textwrap.dedent('''
                 print(f"closing {time.time():.6f} loaded={self._summary is not None} during {progress!r}",
                       flush=True)
                 self.close()
-                print(f"closed {time.time():.6f} worker running {self.host.thread.isRunning()}", flush=True)
+                print(f"closed {time.time():.6f} engine running {self.host.running()}", flush=True)
 
-    gui.main_window.MainWindow = ClosedMidLoad  # gui.app.main imports it when it runs
-    sys.exit(app.main([]))
+    if __name__ == "__main__":  # not in the engine process, which multiprocessing starts from this file
+        gui.main_window.MainWindow = ClosedMidLoad  # gui.app.main imports it when it runs
+        sys.exit(app.main([]))
 ''')
 
 
 def test_the_app_process_exits_within_5_s_of_a_close_mid_load(tmp_path):
     """`sizelab` itself, in a child process: autoload starts the bundled model's load; the window
     is closed as soon as the load reports progress; the process must be gone 5 s after the close."""
-    driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER, encoding="utf-8")
-    env = os.environ | {"QT_QPA_PLATFORM": "offscreen", "HOME": str(tmp_path / "home"),
-                        "XDG_CONFIG_HOME": str(tmp_path / "config"), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-                        "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-                        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, str(driver)], cwd=REPO, env=env, capture_output=True, text=True,
-                            timeout=180, check=False)
+    result = run_driver(DRIVER, tmp_path, timeout=180)
     exited = time.time()
     lines = result.stdout.splitlines()
     closing = [line for line in lines if line.startswith("closing ")]

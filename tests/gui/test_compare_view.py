@@ -10,7 +10,7 @@ from core import compare
 from core.catalog import Ladder, LadderMember, ModelEntry, load_catalog
 from core.variants import Variant
 from gui.compare_view import COLUMNS, CompareView
-from gui.worker import EngineHost
+from gui.engine_host import EngineHost
 
 
 @pytest.fixture

@@ -1,10 +1,15 @@
-"""Error paths of the window, driven against a fake engine (the only stand-in: at the worker's edge)."""
+"""Error paths of the window, driven against a fake engine (the only stand-in: at the engine's edge).
+
+The fake runs where the real engine runs, in the engine process; what it did is read back from a file.
+"""
+
+from functools import partial
 
 from PySide6.QtCore import Qt
 
 from core.errors import ModelSourceError
 
-from .conftest import FakeEngine
+from .fake_engine import FakeEngine
 
 
 def load(qtbot, window):
@@ -12,9 +17,13 @@ def load(qtbot, window):
         qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
 
 
+def run_once(qtbot, window):
+    with qtbot.waitSignal(window.host.jobFinished, timeout=10_000):
+        qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
+
+
 def test_load_failure_is_shown_and_the_app_goes_on(qtbot, make_window):
-    engine = FakeEngine(load_error=ModelSourceError("The weights in x cannot be read (damaged?)"))
-    window = make_window(lambda: engine)
+    window = make_window(partial(FakeEngine, load_error=ModelSourceError("The weights in x cannot be read (damaged?)")))
     load(qtbot, window)
     assert window.errorBanner.isVisible()
     assert "cannot be read" in window.errorBanner.text()
@@ -23,25 +32,40 @@ def test_load_failure_is_shown_and_the_app_goes_on(qtbot, make_window):
     assert window.modelPanel.loadProgress.format() == "Load failed"
 
 
-def test_memory_error_during_a_run_is_a_message(qtbot, make_window):
-    engine = FakeEngine(run_error=MemoryError())
-    window = make_window(lambda: engine)
+def test_memory_error_during_a_run_is_a_message(qtbot, make_window, tmp_path):
+    counts = tmp_path / "counts.json"
+    window = make_window(partial(FakeEngine, counts, run_error=MemoryError(), run_errors=1))
     load(qtbot, window)
     assert window.runPanel.runButton.isEnabled()
-    with qtbot.waitSignal(window.host.jobFinished, timeout=10_000):
-        qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
+    run_once(qtbot, window)
     assert "Out of memory" in window.errorBanner.text()
     assert "int8" in window.errorBanner.text()
-    assert engine.unloads >= 1  # the model was released
-    engine.run_error = None
-    with qtbot.waitSignal(window.host.jobFinished, timeout=10_000):
-        qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
-    assert engine.runs == 1
+    assert FakeEngine.counts(counts)["unloads"] >= 1  # the model was released
+    run_once(qtbot, window)
+    assert FakeEngine.counts(counts)["runs"] == 1
 
 
-def test_cancel_during_load(qtbot, make_window):
-    engine = FakeEngine(load_steps=200, step_seconds=0.02)
-    window = make_window(lambda: engine)
+def test_an_engine_that_dies_mid_run_is_reported_and_restarted(qtbot, make_window, tmp_path):
+    """A crash or the kernel's out-of-memory killer ends the engine process, not the app."""
+    window = make_window(partial(FakeEngine, exit_on_run=True))
+    load(qtbot, window)
+    first_engine = window.host.pid()
+    with qtbot.waitSignal(window.host.started, timeout=60_000):  # the fresh engine is up
+        with qtbot.waitSignal(window.host.jobFinished, timeout=10_000,
+                              check_params_cb=lambda number, outcome: outcome == "failed"):
+            qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
+    assert "stopped unexpectedly" in window.errorBanner.text()
+    assert "exited with code 3" in window.errorBanner.text()
+    assert window.host.pid() != first_engine and window.host.running()
+    assert not window.runPanel.runButton.isEnabled()  # its model went with it
+    assert window.modelPanel.loadButton.isEnabled()
+    load(qtbot, window)  # and the app goes on
+    assert window.runPanel.runButton.isEnabled()
+
+
+def test_cancel_during_load(qtbot, make_window, tmp_path):
+    counts = tmp_path / "counts.json"
+    window = make_window(partial(FakeEngine, counts, load_steps=200, step_seconds=0.02))
     qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Fake step" in window.modelPanel.loadProgress.format(), timeout=10_000)
     assert window.modelPanel.cancelButton.isEnabled()
@@ -49,35 +73,34 @@ def test_cancel_during_load(qtbot, make_window):
                           check_params_cb=lambda number, outcome: outcome == "cancelled"):
         qtbot.mouseClick(window.modelPanel.cancelButton, Qt.MouseButton.LeftButton)
     assert window.modelPanel.loadProgress.format() == "Cancelled"
-    assert engine.loads == 0
+    assert FakeEngine.counts(counts)["loads"] == 0
     assert window.modelPanel.loadButton.isEnabled() and not window.runPanel.runButton.isEnabled()
 
 
-def test_close_during_a_continuous_run(qtbot, make_window):
-    engine = FakeEngine(run_seconds=0.005)
-    window = make_window(lambda: engine)
+def test_close_during_a_continuous_run(qtbot, make_window, tmp_path):
+    counts = tmp_path / "counts.json"
+    window = make_window(partial(FakeEngine, counts, run_seconds=0.005))
     load(qtbot, window)
     qtbot.mouseClick(window.runPanel.runContinuousButton, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: engine.runs > 10, timeout=10_000)
+    qtbot.waitUntil(lambda: FakeEngine.counts(counts)["runs"] > 10, timeout=10_000)
     window.close()
-    assert not window.host.thread.isRunning()
+    assert not window.host.running()
 
 
-def test_stale_load_results_are_dropped(qtbot, make_window):
-    engine = FakeEngine(load_steps=20, step_seconds=0.01)
-    window = make_window(lambda: engine)
+def test_stale_load_results_are_dropped(qtbot, make_window, tmp_path):
+    counts = tmp_path / "counts.json"
+    window = make_window(partial(FakeEngine, counts, load_steps=20, step_seconds=0.01))
     panel = window.modelPanel
     panel.loadButton.setEnabled(True)
     first = window.host.submit("load", panel.load_request())
     window._load_job = first
     window._on_model_panel_load_requested(panel.load_request())  # a newer load supersedes it
     qtbot.waitUntil(lambda: window._load_job is None, timeout=10_000)
-    assert engine.loads == 1  # the first was cancelled in the queue or mid-way
+    assert FakeEngine.counts(counts)["loads"] == 1  # the first was cancelled in the queue or mid-way
 
 
 def test_stop_ends_a_continuous_run(qtbot, make_window):
-    engine = FakeEngine(run_seconds=0.002)
-    window = make_window(lambda: engine)
+    window = make_window(partial(FakeEngine, run_seconds=0.002))
     load(qtbot, window)
     qtbot.mouseClick(window.runPanel.runContinuousButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.historyModel.rowCount() > 20, timeout=10_000)

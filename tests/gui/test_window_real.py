@@ -54,7 +54,7 @@ def test_translation_streams_on_a_marian_checkpoint(qtbot, make_window, marian_d
     load(qtbot, window)
     window.runPanel.maxTokensSpin.setValue(12)
     streamed = []
-    window.host.worker.streamed.connect(lambda number, text: streamed.append(text))
+    window.host.streamed.connect(lambda number, text: streamed.append(text))
     with qtbot.waitSignal(window.host.jobFinished, timeout=30_000):
         qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.historyModel.rowCount() == 1, timeout=5_000)

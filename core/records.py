@@ -1,0 +1,44 @@
+"""What the engine sends back: plain data, torch-free, so the window's process can read it without
+importing torch (it unpickles these as they arrive from the engine process)."""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the model card shows after a load."""
+
+    model_id: str
+    name: str
+    task: str
+    source: str
+    kind: str
+    variant_label: str
+    device: str
+    labels: tuple[str, ...]
+    synthetic: bool
+    license: str
+    info: dict
+
+
+@dataclass
+class RunRecord:
+    """One finished request, as the GUI, history and CLI show it."""
+
+    model_name: str
+    variant_label: str
+    device: str
+    task: str
+    input_chars: int
+    input_tokens: int
+    latency: float  # seconds, all phases
+    phases: dict[str, float]
+    summary: str  # the result in plain words: "positive, 97%" or the translation
+    scores: dict[str, float] = field(default_factory=dict)
+    translation: str = ""
+    time_to_first_token: float | None = None
+    tokens_per_second: float | None = None
+    rss: int = 0
+    cuda: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+    finished_at: float = 0.0  # time.monotonic()

@@ -1,0 +1,213 @@
+"""The window's side of the engine: one long-lived engine process, its jobs, and their signals.
+
+The engine (and so the model and torch) lives in a child process (core/engine_process.py says why).
+EngineHost starts it, numbers the jobs, sends them and their cancels down a pipe, and re-emits what
+comes back as Qt signals on the UI thread; the window drops results of any job no longer current.
+If the engine process dies (a crash, the kernel's out-of-memory killer), the jobs it had end as
+failed, the window is told why, and a fresh engine is started.
+"""
+
+import multiprocessing
+import threading
+import traceback
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+
+from core.engine_process import default_engine, serve
+
+# spawn, never fork: a forked copy of a Qt process with threads is undefined behaviour; and the
+# engine process then imports only core, not Qt (its memory figures are the model's, not the window's).
+_CONTEXT = multiprocessing.get_context("spawn")
+
+
+@dataclass(frozen=True)
+class Job:
+    number: int
+    kind: str  # core.engine_process.JOB_KINDS
+
+
+class EngineHost(QObject):
+    """UI-thread side: owns the engine process, numbers the jobs, cancels, and shuts down."""
+
+    started = Signal(object, object)
+    """The engine is ready: (devices, versions dict). Again after a restart."""
+    progressed = Signal(int, object, str)
+    """Job number, fraction (float or None), message."""
+    loaded = Signal(int, object)
+    """Job number, ModelSummary."""
+    measured = Signal(int, object)
+    """Job number, RunRecord: one request finished."""
+    streamed = Signal(int, str)
+    """Job number, translation text so far."""
+    compared = Signal(int, object)
+    """Job number, a core.compare record (row started, progress, row finished or failed, run finished)."""
+    failed = Signal(int, str)
+    """Job number (0: the engine itself), a message for the user."""
+    jobFinished = Signal(int, str)
+    """A job ended: number and "done", "cancelled" or "failed". Always emitted, last for its job."""
+    engineLost = Signal(str)
+    """The engine process ended unexpectedly (why); its model is gone. A new one is starting."""
+
+    _received = Signal(object)  # from the reader thread, delivered on the UI thread
+
+    def __init__(self, engine_factory=default_engine, parent=None):
+        """engine_factory: a picklable callable run in the engine process (tests pass a fake)."""
+        super().__init__(parent)
+        self._engine_factory = engine_factory
+        self._process = None
+        self._connection = None
+        self._reader: threading.Thread | None = None
+        self._number = 0
+        self._active: dict[int, Job] = {}
+        self._ready = self._start_failed = self._stopping = False
+        self._received.connect(self._on_received, Qt.ConnectionType.QueuedConnection)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Start the engine process (it imports torch and lists the devices, then emits started)."""
+        ours, theirs = _CONTEXT.Pipe()
+        self._process = _CONTEXT.Process(target=serve, args=(theirs, self._engine_factory),
+                                         name="sizelab-engine", daemon=True)
+        self._process.start()
+        theirs.close()  # ours alone now: when the engine process ends, reading ends too
+        self._connection, self._ready, self._start_failed, self._stopping = ours, False, False, False
+        self._reader = threading.Thread(target=self._read, args=(ours,), name="engine-events", daemon=True)
+        self._reader.start()
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def ready(self) -> bool:
+        """The engine has started and takes jobs."""
+        return self._ready and self.running()
+
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Cancel everything, ask the engine to stop, and end its process. True if it ended by itself.
+
+        An engine busy in a step that cannot be interrupted (reading weights, quantizing) is killed
+        after timeout_ms: the process's end frees its memory, and every file we write is written
+        atomically, so nothing is lost. Jobs not finished by then end as "cancelled".
+        """
+        if self._process is None:
+            return True
+        self._stopping = True
+        self.cancel()
+        self._send(("stop",))
+        process = self._process
+        process.join(timeout_ms / 1000)
+        clean = not process.is_alive()
+        if not clean:
+            process.kill()
+            process.join(5)
+        self._close_connection()  # the process has ended, so the reader has seen the pipe's end
+        for number in sorted(self._active):
+            self._finish(number, "cancelled")
+        self._process = None
+        return clean
+
+    # ------------------------------------------------------------ jobs
+
+    def submit(self, kind: str, request=None) -> int:
+        """Queue a job; return its number (newer jobs have larger numbers)."""
+        self._number += 1
+        job = Job(self._number, kind)
+        self._active[job.number] = job
+        if not self._send(("job", job.number, kind, request)):
+            self.failed.emit(job.number, "The inference engine is not running.")
+            self._finish(job.number, "failed")
+        return job.number
+
+    def cancel(self, number: int | None = None) -> None:
+        """Cancel one job, or every job not yet finished."""
+        if number is None or number in self._active:
+            self._send(("cancel", number))
+
+    def busy(self) -> bool:
+        return bool(self._active)
+
+    def active_jobs(self) -> list[Job]:
+        return list(self._active.values())
+
+    # ------------------------------------------------------------ plumbing
+
+    def _send(self, command: tuple) -> bool:
+        if self._connection is None:
+            return False
+        try:
+            self._connection.send(command)
+            return True
+        except (OSError, ValueError):  # the engine process is gone; the reader reports how
+            return False
+
+    def _read(self, connection) -> None:
+        """The reader thread: blocks on the pipe, hands each event to the UI thread."""
+        while True:
+            try:
+                event = connection.recv()
+            except (EOFError, OSError):
+                break
+            except Exception:  # noqa: BLE001 - an event that cannot be read here: lost, but reading goes on
+                traceback.print_exc()
+                continue
+            self._received.emit(event)
+        self._received.emit(("ended", connection))
+
+    def _close_connection(self) -> None:
+        """Only once the engine process has ended: closing the pipe under a reader blocked on it
+        could let its file descriptor be reused while the reader still reads it."""
+        if self._reader is not None:
+            self._reader.join(5)
+            self._reader = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _finish(self, number: int, outcome: str) -> None:
+        if self._active.pop(number, None) is not None:
+            self.jobFinished.emit(number, outcome)
+
+    @Slot(object)
+    def _on_received(self, event: tuple) -> None:
+        name, *args = event
+        if name == "ended":
+            self._on_engine_ended(args[0])
+            return
+        if name == "started":
+            self._ready = True
+        elif name == "failed" and args[0] == 0 and not self._ready:
+            self._start_failed = True  # the engine said why; its process now ends
+        elif name == "finished":
+            self._finish(*args)
+            return
+        elif args and isinstance(args[0], int) and args[0] and args[0] not in self._active:
+            return  # a late event of a job already ended here (at a shutdown or a restart)
+        getattr(self, name).emit(*args)
+
+    def _on_engine_ended(self, connection) -> None:
+        if self._stopping or connection is not self._connection:
+            return  # a shutdown, or an engine already replaced
+        process = self._process
+        process.join(5)
+        code = process.exitcode
+        why = ("it was killed, most often by the system when memory runs out" if code == -9
+               else f"it exited with code {code}" if code is not None and code >= 0
+               else f"it was ended by signal {-code}" if code is not None else "it stopped answering")
+        message = (f"The inference engine stopped unexpectedly ({why}); the loaded model is gone. "
+                   "A smaller variant (int8, fewer layers) or a shorter input needs less memory.")
+        for number in sorted(self._active):
+            self.failed.emit(number, message)
+            self._finish(number, "failed")
+        self._close_connection()
+        was_ready = self._ready
+        self._process = None
+        self.engineLost.emit(message)
+        if was_ready:
+            self.start()  # a fresh engine; one that never started would only fail again
+        elif not self._start_failed:
+            self.failed.emit(0, "The inference engine could not start: its process ended (see the "
+                                "terminal for details).")
