@@ -12,7 +12,7 @@ import threading
 import traceback
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from core.engine_process import default_engine, serve
 
@@ -68,9 +68,17 @@ class EngineHost(QObject):
     def start(self) -> None:
         """Start the engine process (it imports torch and lists the devices, then emits started)."""
         ours, theirs = _CONTEXT.Pipe()
-        self._process = _CONTEXT.Process(target=serve, args=(theirs, self._engine_factory),
-                                         name="sizelab-engine", daemon=True)
-        self._process.start()
+        process = _CONTEXT.Process(target=serve, args=(theirs, self._engine_factory),
+                                   name="sizelab-engine", daemon=True)
+        try:
+            process.start()
+        except Exception as exc:  # noqa: BLE001 - no process (out of memory, a broken install): said, not a crash
+            ours.close()
+            theirs.close()
+            message = f"The inference engine could not start: {exc}"
+            QTimer.singleShot(0, lambda: self.failed.emit(0, message))  # after the window has connected
+            return
+        self._process = process
         theirs.close()  # ours alone now: when the engine process ends, reading ends too
         self._connection, self._ready, self._start_failed, self._stopping = ours, False, False, False
         self._reader = threading.Thread(target=self._read, args=(ours,), name="engine-events", daemon=True)
@@ -197,17 +205,21 @@ class EngineHost(QObject):
         why = ("it was killed, most often by the system when memory runs out" if code == -9
                else f"it exited with code {code}" if code is not None and code >= 0
                else f"it was ended by signal {-code}" if code is not None else "it stopped answering")
+        self._close_connection()
+        self._process = None
+        if not self._ready:  # it never started: a new one would only fail again
+            message = f"The inference engine could not start ({why}; see the terminal for details)."
+            if not self._start_failed:  # else the engine already said why
+                self.failed.emit(0, message)
+            self._fail_active(message)
+            return
         message = (f"The inference engine stopped unexpectedly ({why}); the loaded model is gone. "
                    "A smaller variant (int8, fewer layers) or a shorter input needs less memory.")
+        self._fail_active(message)
+        self.engineLost.emit(message)
+        self.start()
+
+    def _fail_active(self, message: str) -> None:
         for number in sorted(self._active):
             self.failed.emit(number, message)
             self._finish(number, "failed")
-        self._close_connection()
-        was_ready = self._ready
-        self._process = None
-        self.engineLost.emit(message)
-        if was_ready:
-            self.start()  # a fresh engine; one that never started would only fail again
-        elif not self._start_failed:
-            self.failed.emit(0, "The inference engine could not start: its process ended (see the "
-                                "terminal for details).")

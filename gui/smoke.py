@@ -88,6 +88,7 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
             self.finished: dict[int, str] = {}
             self.failures: list[str] = []
             self.engine_ready = False
+            self.versions: dict = {}
 
         @Slot(int, str)
         def on_job_finished(self, number: int, outcome: str) -> None:
@@ -100,6 +101,7 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
         @Slot(object, object)
         def on_started(self, devices, versions) -> None:
             self.engine_ready = True
+            self.versions = versions  # the engine process's: the window's never imports torch
 
     def wait(condition, what: str) -> None:
         """Run the event loop until condition() holds; fail on an engine error or at the deadline."""
@@ -168,12 +170,11 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
         label = description.split(",", 1)[0].strip()
         if not label:
             raise SmokeFailed(f"no result shown (description {description!r})")
-        torch = sys.modules.get("torch")
         return {"label": label, "description": description,
                 "load_seconds": round(load_seconds, 3), "run_seconds": round(run_seconds, 3),
                 "window_shown_seconds": round(window_shown, 3), "engine_ready_seconds": round(engine_ready, 3),
                 "first_result_seconds": round(first_result, 3),
-                "torch": getattr(torch, "__version__", None), "platform": app.platformName()}
+                "torch": recorder.versions.get("torch"), "platform": app.platformName()}
     finally:
         window.close()  # saves settings (to the temporary folder) and ends the engine process
         window.deleteLater()

@@ -3,7 +3,7 @@
     python -m tests.benchmarks [--only NAME ...] [--out docs/benchmarks.txt]
 
 Prints as it goes and writes everything, with the machine and versions, to --out (the latest
-results; README quotes them). Takes about 8 minutes on 2 cores. Run it on a quiet machine:
+results; README quotes them). Takes about 12 minutes on 2 cores. Run it on a quiet machine:
 other work on the same cores shows up in every number.
 """
 
@@ -18,12 +18,17 @@ import sys
 import time
 from pathlib import Path
 
+ALL_CORES = str(os.cpu_count() or 1)
 BENCHMARKS = {
     "fidelity": ["-m", "tests.benchmarks.fidelity", "--threads", "1"],
     "memory": ["-m", "tests.benchmarks.memory"],
     "efficiency": ["-m", "tests.benchmarks.efficiency"],
     "plot_cost": ["-m", "tests.benchmarks.plot_cost"],
     "ui_lateness": ["-m", "tests.benchmarks.ui_lateness"],
+    # What the thread boxes' default (cores - 1, one core left for the window) is worth: all cores.
+    "plot_cost_all_cores": ["-m", "tests.benchmarks.plot_cost", "--ticks", "30", "--threads", ALL_CORES],
+    "ui_lateness_all_cores": ["-m", "tests.benchmarks.ui_lateness", "--threads", ALL_CORES,
+                              "--compare-threads", ALL_CORES],
     "startup": None,  # below: three smoke tests
     "ladder": ["-m", "core.cli", "compare", "--ladder", "bundled-depths", "--batch", "1", "--seq-len", "128",
                "--threads", "1", "--min-iterations", "20", "--min-seconds", "1"],

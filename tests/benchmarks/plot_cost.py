@@ -1,6 +1,6 @@
 """What the live plots cost the UI thread with full buffers, and whether they limit throughput.
 
-    python -m tests.benchmarks.plot_cost [--ticks 90] [--seconds 8]
+    python -m tests.benchmarks.plot_cost [--ticks 90] [--seconds 8] [--threads N]
 
 Part 1, cost per redraw tick: the main window (1400x900, offscreen: software rendering) with every
 plot series holding plots.BUFFER points, the latency series all inside the visible 60 s window
@@ -121,9 +121,12 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ticks", type=int, default=90)
     parser.add_argument("--seconds", type=float, default=8.0, help="per mode in part 2")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads in part 2 (0: the app's default)")
     args = parser.parse_args()
     app = application()
     window = main_window()
+    if args.threads:
+        window.modelPanel.threadsSpin.setValue(args.threads)
     window.clock_zero = time.monotonic() - 3 * WINDOW_S  # as if the app had run for a while
     window.windowSpin.setValue(int(WINDOW_S))
     fill_buffers(window)
@@ -147,7 +150,7 @@ def main() -> int:
                                             (1, True, "int8 L1", "ok", "'ok' (3 tokens)"),
                                             (6, False, "fp32 L6", long_text, "of 128 tokens")):
         rates = throughput(window, layers, int8, text, args.seconds)
-        print(f"Run continuously, bundled {label}, a text {name}, {window.modelPanel.threadsSpin.value()} worker "
+        print(f"Run continuously, bundled {label}, a text {name}, {window.modelPanel.threadsSpin.value()} torch "
               f"thread(s), full buffers: live {rates['live']:.0f} requests/s, paused {rates['paused']:.0f} "
               f"requests/s, live / paused {rates['live'] / rates['paused']:.3f}")
     window.close()

@@ -88,3 +88,8 @@ class FakeEngine:
                 yield self.run(request, cancel)
             except Cancelled:
                 return
+
+
+def broken_engine():
+    """An engine factory that fails, as a broken torch install would."""
+    raise ImportError("libtorch_cpu.so: cannot open shared object file")

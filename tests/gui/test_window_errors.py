@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 
 from core.errors import ModelSourceError
 
-from .fake_engine import FakeEngine
+from .fake_engine import FakeEngine, broken_engine
 
 
 def load(qtbot, window):
@@ -108,3 +108,33 @@ def test_stop_ends_a_continuous_run(qtbot, make_window):
         qtbot.keyClick(window.runPanel.inputEdit, Qt.Key.Key_Escape)
     assert window.runPanel.runButton.isEnabled() and not window.runPanel.stopButton.isEnabled()
     assert window.latencyPlot.points() > 20
+
+
+def test_an_engine_that_cannot_start_says_why(qtbot, make_window):
+    window = make_window(broken_engine)
+    qtbot.waitUntil(lambda: not window.host.running(), timeout=10_000)
+    assert "The inference engine could not start: libtorch_cpu.so" in window.errorBanner.text()
+    qtbot.wait(200)  # its process's end adds no second message
+    assert window.errorBanner.text().count("could not start") == 1
+    failures = []
+    window.host.failed.connect(lambda number, message: failures.append(message))
+    with qtbot.waitSignal(window.host.jobFinished, timeout=5_000,
+                          check_params_cb=lambda number, outcome: outcome == "failed"):
+        window.host.submit("load", window.modelPanel.load_request())
+    assert failures == ["The inference engine is not running."]
+
+
+def test_no_engine_process_at_all_is_a_message(qtbot, make_window, monkeypatch):
+    from gui import engine_host
+
+    class NoProcess:  # the operating system's edge: it refuses a new process
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def start(self):
+            raise OSError(12, "Cannot allocate memory")
+
+    monkeypatch.setattr(engine_host._CONTEXT, "Process", NoProcess)
+    window = make_window()
+    assert "could not start: [Errno 12] Cannot allocate memory" in window.errorBanner.text()
+    assert not window.host.running()
