@@ -355,21 +355,27 @@ class MainWindow(QMainWindow):
     def _on_compare_view_run_started(self) -> None:
         """A comparison unloads the live model first: the Live tab must stop offering to run it."""
         self.clear_error()
-        self._forget_model()
+        self._forget_model("Unloaded")
         self.statusBar().showMessage("Comparing a size ladder: the live model was unloaded; load it again to run it.",
                                      10_000)
 
-    def _forget_model(self) -> None:
+    def _forget_model(self, why: str) -> None:
         self._summary = None
         self.runPanel.set_state(loaded=False, running=False)
         self.modelPanel.show_entry(self.modelPanel.current_entry())
+        self.modelPanel.finish_progress(why, False)
+        self.memoryPlot.unmark_model()
 
     # ------------------------------------------------------------ engine signals
 
     @Slot(str)
     def _on_engine_lost(self, message: str) -> None:
-        self._forget_model()
+        self._forget_model("Engine stopped")
         self._engine_process = None
+        now = self.now()
+        for plot in self.plots:
+            plot.break_lines(now)  # the next engine's memory is another process's: no slope between them
+        self.memoryPlot.mark_event(now, "engine restarted")
         self.show_error(message)
         self.statusBar().showMessage("Restarting the inference engine…")
 

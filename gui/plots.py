@@ -53,6 +53,7 @@ class LivePlot(pg.PlotWidget):
         self.setMinimumHeight(140)
         self._series: dict[str, tuple[deque, deque, pg.PlotDataItem]] = {}
         self._events: list[pg.InfiniteLine] = []
+        self._event_count = 0  # events marked so far: places each label at its own height
         self._y_top = 0.0
 
     def apply_theme(self, points: int | None = None) -> None:
@@ -125,11 +126,25 @@ class LivePlot(pg.PlotWidget):
         # dirties the scene again and every redraw was painted twice (tests/benchmarks/plot_cost.py).
         self.plotItem.vb.prepareForPaint()
 
+    def break_lines(self, t: float, names=None) -> None:
+        """End the current lines of these series (all by default): the next points start new ones.
+
+        Only after a real point: a series of nothing but NaN makes pyqtgraph's bounding-rect
+        code warn inside a paint event (and pytest turns that warning into a crash).
+        """
+        for name in names or list(self._series):
+            ys = self._series[name][1]
+            if ys and math.isfinite(ys[-1]):
+                self.append(name, t, float("nan"))
+
     def mark_event(self, t: float, label: str) -> None:
         """A vertical line where something happened (a model was loaded); the oldest go first."""
         _, text = _theme(self)
+        # Labels at three heights in turn: events close in time (a load, then a restart) stay readable.
+        height = 0.95 - 0.12 * (self._event_count % 3)
+        self._event_count += 1
         line = pg.InfiniteLine(pos=t, angle=90, pen=pg.mkPen("#aaaaaa", style=Qt.PenStyle.DotLine), label=label,
-                               labelOpts={"position": 0.95, "color": text.name(), "anchors": [(0, 0), (0, 0)]})
+                               labelOpts={"position": height, "color": text.name(), "anchors": [(0, 0), (0, 0)]})
         self.plotItem.addItem(line, ignoreBounds=True)
         self._events.append(line)
         while len(self._events) > MAX_EVENTS:
@@ -174,16 +189,9 @@ class LatencyPlot(LivePlot):
         super().redraw(now, window, y_floor)
 
     def add_break(self, t: float) -> None:
-        """End the current lines: the next request starts new ones (a new run or model).
-
-        Only after a real point: a series of nothing but NaN makes pyqtgraph's bounding-rect
-        code warn inside a paint event (and pytest turns that warning into a crash).
-        """
+        """End the current lines: the next request starts new ones (a new run or model)."""
         self.update_percentiles()
-        for name in ("request", self.P50, self.P90):
-            ys = self._series[name][1]
-            if ys and math.isfinite(ys[-1]):
-                self.append(name, t, float("nan"))
+        self.break_lines(t)
 
     def update_percentiles(self) -> None:
         """One point of the rolling p50/p90 (over the last ROLLING requests) per call: per frame, not per request.
@@ -218,6 +226,11 @@ class MemoryPlot(LivePlot):
         for line in (self.baseline, self.weights):
             line.setVisible(False)
             self.plotItem.addItem(line, ignoreBounds=True)
+
+    def unmark_model(self) -> None:
+        """The model is gone (unloaded, or its engine process ended): its baseline lines no longer apply."""
+        self.baseline.setVisible(False)
+        self.weights.setVisible(False)
 
     def mark_model(self, baseline: int, weight_bytes: int) -> None:
         self.baseline.setValue(baseline)

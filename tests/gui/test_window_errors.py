@@ -58,6 +58,7 @@ def test_an_engine_that_dies_mid_run_is_reported_and_restarted(qtbot, make_windo
     assert "exited with code 3" in window.errorBanner.text()
     assert window.host.pid() != first_engine and window.host.running()
     assert not window.runPanel.runButton.isEnabled()  # its model went with it
+    assert window.modelPanel.loadProgress.format() == "Engine stopped"
     assert window.modelPanel.loadButton.isEnabled()
     load(qtbot, window)  # and the app goes on
     assert window.runPanel.runButton.isEnabled()
