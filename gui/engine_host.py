@@ -8,13 +8,14 @@ failed, the window is told why, and a fresh engine is started.
 """
 
 import multiprocessing
+import sys
 import threading
 import traceback
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
-from core.engine_process import default_engine, serve
+from core.engine_process import EVENTS, default_engine, serve
 
 # spawn, never fork: a forked copy of a Qt process with threads is undefined behaviour; and the
 # engine process then imports only core, not Qt (its memory figures are the model's, not the window's).
@@ -138,9 +139,6 @@ class EngineHost(QObject):
     def busy(self) -> bool:
         return bool(self._active)
 
-    def active_jobs(self) -> list[Job]:
-        return list(self._active.values())
-
     # ------------------------------------------------------------ plumbing
 
     def _send(self, command: tuple) -> bool:
@@ -194,6 +192,9 @@ class EngineHost(QObject):
             return
         elif args and isinstance(args[0], int) and args[0] and args[0] not in self._active:
             return  # a late event of a job already ended here (at a shutdown or a restart)
+        if name not in EVENTS:
+            print(f"sizelab: an unknown event from the engine: {name!r}", file=sys.stderr)
+            return
         getattr(self, name).emit(*args)
 
     def _on_engine_ended(self, connection) -> None:

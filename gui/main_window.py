@@ -13,24 +13,9 @@ from collections import deque
 import psutil
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QApplication,
-    QCheckBox,
-    QFileDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QPushButton,
-    QScrollArea,
-    QSpinBox,
-    QSplitter,
-    QTableView,
-    QTabWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QMainWindow, QMessageBox, QPushButton, QScrollArea, QSpinBox, QSplitter,
+                               QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from core.catalog import DEFAULT_MODEL_ID, load_catalog
 
