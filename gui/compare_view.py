@@ -230,6 +230,12 @@ class CompareView(QWidget):
         self.sweepPlot.setTitle("Latency vs sweep (p50)")
         self.sweepPlot.setLabel("left", "p50 latency", units="s")
         self.sweepPlot.addLegend(offset=(10, 5))
+        for plot in (self.scatter, self.sweepPlot):
+            for side in ("left", "bottom"):
+                # Grid lines at major ticks only: the minor ones made a repaint of these plots cost up
+                # to 22 ms (5 ms now), the longest stall of the window in a compare run
+                # (tests/benchmarks/ui_lateness.py).
+                plot.getAxis(side).setStyle(maxTickLevel=0)
 
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Reference row"))
