@@ -99,18 +99,22 @@ class EngineHost(QObject):
         """Cancel everything, ask the engine to stop, and end its process. True if it ended by itself.
 
         An engine busy in a step that cannot be interrupted (reading weights, quantizing) is killed
-        after timeout_ms: the process's end frees its memory, and every file we write is written
-        atomically, so nothing is lost. Jobs not finished by then end as "cancelled".
+        after timeout_ms, and one still starting is killed at once: the process's end frees its
+        memory, and every file we write is written atomically, so nothing is lost. Jobs not
+        finished by then end as "cancelled".
         """
         if self._process is None:
             return True
         self._stopping = True
-        self.cancel()
-        self._send(("stop",))
         process = self._process
-        process.join(timeout_ms / 1000)
-        clean = not process.is_alive()
-        if not clean:
+        if self._ready:
+            self.cancel()
+            self._send(("stop",))
+            process.join(timeout_ms / 1000)
+            clean = not process.is_alive()
+        else:  # still importing torch: no model, nothing to finish
+            clean = True
+        if process.is_alive():
             process.kill()
             process.join(5)
         self._close_connection()  # the process has ended, so the reader has seen the pipe's end

@@ -93,3 +93,9 @@ class FakeEngine:
 def broken_engine():
     """An engine factory that fails, as a broken torch install would."""
     raise ImportError("libtorch_cpu.so: cannot open shared object file")
+
+
+def slow_starting_engine(seconds: float):
+    """An engine that takes its time to start, as torch's import does on a cold disk."""
+    time.sleep(seconds)
+    return FakeEngine()

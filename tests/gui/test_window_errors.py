@@ -3,13 +3,14 @@
 The fake runs where the real engine runs, in the engine process; what it did is read back from a file.
 """
 
+import time
 from functools import partial
 
 from PySide6.QtCore import Qt
 
 from core.errors import ModelSourceError
 
-from .fake_engine import FakeEngine, broken_engine
+from .fake_engine import FakeEngine, broken_engine, slow_starting_engine
 
 
 def load(qtbot, window):
@@ -138,4 +139,18 @@ def test_no_engine_process_at_all_is_a_message(qtbot, make_window, monkeypatch):
     monkeypatch.setattr(engine_host._CONTEXT, "Process", NoProcess)
     window = make_window()
     assert "could not start: [Errno 12] Cannot allocate memory" in window.errorBanner.text()
+    assert not window.host.running()
+
+
+def test_closing_while_the_engine_starts_ends_it_at_once(qtbot):
+    from gui.main_window import MainWindow
+
+    window = MainWindow(partial(slow_starting_engine, 60))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.wait(300)  # the engine process is up, inside its factory
+    assert window.host.running() and not window.host.ready()
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 1.0
     assert not window.host.running()
