@@ -281,6 +281,10 @@ def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
         raise ModelSourceError(f"{folder.name} has no usable tokenizer: {exc}") from exc
     if len(tokenizer) < 3:
         raise ModelSourceError(f"The tokenizer in {folder.name} has an empty vocabulary.")
+    try:  # a damaged vocabulary can load and fail only at the first request (WordPiece: "Missing [UNK]")
+        tokenizer("Model Size Lab")
+    except Exception as exc:  # the tokenizers library raises a bare Exception here
+        raise ModelSourceError(f"The tokenizer in {folder.name} cannot encode text (damaged?): {exc}") from exc
     progress(None, "Reading weights")
     dtype = torch.float32 if request.variant.int8 else derive.DTYPES[request.variant.precision]
     try:

@@ -108,6 +108,16 @@ def test_missing_tokenizer(bert_dir, tmp_path):
         load_model(LoadRequest(folder_entry(folder)))
 
 
+def test_a_tokenizer_that_cannot_encode_is_refused_at_load(bert_dir, tmp_path):
+    """Found by the CLI fuzz on a clean clone: an empty vocab.txt loads, then WordPiece raises a bare
+    Exception ("Missing [UNK] token") at the first request."""
+    folder = shutil.copytree(bert_dir, tmp_path / "emptyvocab")
+    (folder / "tokenizer.json").unlink()
+    (folder / "vocab.txt").write_bytes(b"")
+    with pytest.raises(ModelSourceError, match="tokenizer .* cannot encode text"):
+        load_model(LoadRequest(folder_entry(folder)))
+
+
 def test_architecture_that_cannot_do_the_task(marian_dir, bert_dir):
     with pytest.raises(UnsupportedModelError):
         load_model(LoadRequest(folder_entry(bert_dir, "translation")))
