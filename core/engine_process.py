@@ -10,6 +10,7 @@ a crash or an out-of-memory kill takes only the engine down, and a step that can
 
 The protocol, all plain picklable values (requests, records, summaries, dicts):
   to the engine:   ("job", number, kind, request) · ("cancel", number or None) · ("stop",)
+                   (kind: "load", "run", "run-continuous", "unload" or "compare")
   from the engine: (event, *args) for the events in EVENTS, in the order they happened.
 A reader thread takes commands as they arrive, so a cancel reaches a job while it runs; jobs run
 one at a time, in order, on the main thread. The host is gui/engine_host.py's EngineHost.
@@ -28,7 +29,6 @@ import traceback
 from .cancel import CancelToken
 from .errors import Cancelled, SizeLabError
 
-JOB_KINDS = ("load", "run", "run-continuous", "unload", "compare")
 EVENTS = {
     "started": "the engine is ready: (devices, versions dict)",
     "progressed": "job number, fraction (float or None), message",

@@ -11,8 +11,7 @@ import multiprocessing
 import sys
 import threading
 import traceback
-from dataclasses import dataclass
-
+import psutil
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 
 from core.engine_process import EVENTS, default_engine, serve
@@ -20,12 +19,6 @@ from core.engine_process import EVENTS, default_engine, serve
 # spawn, never fork: a forked copy of a Qt process with threads is undefined behaviour; and the
 # engine process then imports only core, not Qt (its memory figures are the model's, not the window's).
 _CONTEXT = multiprocessing.get_context("spawn")
-
-
-@dataclass(frozen=True)
-class Job:
-    number: int
-    kind: str  # core.engine_process.JOB_KINDS
 
 
 class EngineHost(QObject):
@@ -57,10 +50,11 @@ class EngineHost(QObject):
         super().__init__(parent)
         self._engine_factory = engine_factory
         self._process = None
+        self._process_info: psutil.Process | None = None  # for the engine's memory figure
         self._connection = None
         self._reader: threading.Thread | None = None
         self._number = 0
-        self._active: dict[int, Job] = {}
+        self._active: set[int] = set()  # numbers of the jobs not finished yet
         self._ready = self._start_failed = self._stopping = False
         self._received.connect(self._on_received, Qt.ConnectionType.QueuedConnection)
 
@@ -80,6 +74,10 @@ class EngineHost(QObject):
             QTimer.singleShot(0, lambda: self.failed.emit(0, message))  # after the window has connected
             return
         self._process = process
+        try:
+            self._process_info = psutil.Process(process.pid)
+        except psutil.Error:  # ended already: the reader reports how
+            self._process_info = None
         theirs.close()  # ours alone now: when the engine process ends, reading ends too
         self._connection, self._ready, self._start_failed, self._stopping = ours, False, False, False
         self._reader = threading.Thread(target=self._read, args=(ours,), name="engine-events", daemon=True)
@@ -94,6 +92,13 @@ class EngineHost(QObject):
 
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
+
+    def rss(self) -> int | None:
+        """The engine process's resident memory in bytes; None while there is no engine."""
+        try:
+            return self._process_info.memory_info().rss if self._process_info is not None else None
+        except psutil.Error:  # it has just ended; the reader reports how
+            return None
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
         """Cancel everything, ask the engine to stop, and end its process. True if it ended by itself.
@@ -120,7 +125,7 @@ class EngineHost(QObject):
         self._close_connection()  # the process has ended, so the reader has seen the pipe's end
         for number in sorted(self._active):
             self._finish(number, "cancelled")
-        self._process = None
+        self._process = self._process_info = None
         return clean
 
     # ------------------------------------------------------------ jobs
@@ -128,12 +133,12 @@ class EngineHost(QObject):
     def submit(self, kind: str, request=None) -> int:
         """Queue a job; return its number (newer jobs have larger numbers)."""
         self._number += 1
-        job = Job(self._number, kind)
-        self._active[job.number] = job
-        if not self._send(("job", job.number, kind, request)):
-            self.failed.emit(job.number, "The inference engine is not running.")
-            self._finish(job.number, "failed")
-        return job.number
+        number = self._number
+        self._active.add(number)
+        if not self._send(("job", number, kind, request)):
+            self.failed.emit(number, "The inference engine is not running.")
+            self._finish(number, "failed")
+        return number
 
     def cancel(self, number: int | None = None) -> None:
         """Cancel one job, or every job not yet finished."""
@@ -178,7 +183,8 @@ class EngineHost(QObject):
             self._connection = None
 
     def _finish(self, number: int, outcome: str) -> None:
-        if self._active.pop(number, None) is not None:
+        if number in self._active:
+            self._active.discard(number)
             self.jobFinished.emit(number, outcome)
 
     @Slot(object)
@@ -211,7 +217,7 @@ class EngineHost(QObject):
                else f"it exited with code {code}" if code is not None and code >= 0
                else f"it was ended by signal {-code}" if code is not None else "it stopped answering")
         self._close_connection()
-        self._process = None
+        self._process = self._process_info = None
         if not self._ready:  # it never started: a new one would only fail again
             message = f"The inference engine could not start ({why}; see the terminal for details)."
             if not self._start_failed:  # else the engine already said why

@@ -1,7 +1,7 @@
 """The main window: model panel | input and result | live plots | history.
 
 Data flows one way: widgets -> immutable request -> engine process -> core -> records -> signals -> the
-pending queue -> one 20 Hz timer that updates plots, history and the result view.
+pending queue -> one timer that updates one plot per tick (each at 10 Hz), the history and the result view.
 """
 
 import importlib.metadata as metadata
@@ -10,7 +10,6 @@ import sys
 import time
 from collections import deque
 
-import psutil
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout, QHeaderView, QLabel,
@@ -49,7 +48,6 @@ class MainWindow(QMainWindow):
         self._pending: list = []  # RunRecords waiting for the next redraw
         self._completions: deque[float] = deque()  # finish times within the last second
         self._stream_text: str | None = None
-        self._engine_process: psutil.Process | None = None  # whose memory the plot shows
         self._closing = False
 
         self.modelPanel = ModelPanel(self.catalog)
@@ -356,7 +354,6 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_engine_lost(self, message: str) -> None:
         self._forget_model("Engine stopped")
-        self._engine_process = None
         now = self.now()
         for plot in self.plots:
             plot.break_lines(now)  # the next engine's memory is another process's: no slope between them
@@ -366,10 +363,6 @@ class MainWindow(QMainWindow):
 
     @Slot(object, object)
     def _on_engine_started(self, devices, versions) -> None:
-        try:
-            self._engine_process = psutil.Process(self.host.pid())
-        except (psutil.Error, ValueError, TypeError):  # ended already: the host reports that
-            self._engine_process = None
         self.modelPanel.set_devices(devices)
         self.modelPanel.select_device(self.settings.get("device"))
         self.versionStatus.setText(f"torch {versions.get('torch')} · transformers {versions.get('transformers')}")
@@ -452,11 +445,9 @@ class MainWindow(QMainWindow):
             plot.update_percentiles()
         elif plot is self.memoryPlot:
             # The engine process's RSS at 10 Hz (benchmarks take their peaks from the kernel: core.measure).
-            try:
-                if self._engine_process is not None:
-                    plot.append("RSS", now, self._engine_process.memory_info().rss)
-            except psutil.Error:  # the engine just ended; the host says why
-                self._engine_process = None
+            rss = self.host.rss()
+            if rss is not None:
+                plot.append("RSS", now, rss)
         else:
             horizon = time.monotonic() - 1.0
             while self._completions and self._completions[0] <= horizon:  # keep only the last second

@@ -24,8 +24,9 @@ GROUPS = (("bundled", "Bundled (offline)"), ("cached", "Hugging Face (in local c
 def default_threads() -> int:
     """torch threads for a live model: one core is left for the window.
 
-    On 2 cores, 2 torch threads beside a busy UI ran 25x slower here than 1
-    (tests/benchmarks/ui_lateness.py); tests/benchmarks/efficiency.py measures what it costs.
+    On 2 cores, 2 torch threads beside the live plots ran 0.56-0.70x their paused rate and made the
+    window's event loop up to 73 ms late; 1 thread, 0.97-1.05x and 43 ms (tests/benchmarks/plot_cost.py,
+    ui_lateness.py). tests/benchmarks/efficiency.py measures what the idle core costs.
     """
     return max(1, (os.cpu_count() or 1) - 1)
 

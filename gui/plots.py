@@ -1,4 +1,4 @@
-"""Live plots: latency per request (rolling p50/p90), process memory, throughput.
+"""Live plots: latency per request (rolling p50/p90), the engine process's memory, throughput.
 
 Each curve is created once. Records go into bounded ring buffers; the main window's one QTimer
 redraws them at 10 Hz, with ranges set by hand (auto-ranging on every update was most of the stall
