@@ -94,9 +94,9 @@ class EngineHost(QObject):
         return self._process.pid if self._process is not None else None
 
     def rss(self) -> int | None:
-        """The engine process's resident memory in bytes; None while there is no engine."""
+        """The engine process's resident memory in bytes; None until the engine has started."""
         try:
-            return self._process_info.memory_info().rss if self._process_info is not None else None
+            return self._process_info.memory_info().rss if self._ready and self._process_info else None
         except psutil.Error:  # it has just ended; the reader reports how
             return None
 
