@@ -396,6 +396,10 @@ class CompareView(QWidget):
             return
         self._job = None
         self._on_redraw_timer()  # the last records
+        if self.run is not None and self.run["outcome"] == "running":
+            # It ended without its last record (the engine process died): its unfinished rows say so.
+            self._pending.append(compare.RunFinished(outcome))
+            self._on_redraw_timer()
         self.redrawTimer.stop()
         self._set_running(False)
         rows = self.run["rows"] if self.run else []

@@ -1,4 +1,4 @@
-"""The real engine with one edge replaced, for tests that close the window mid-work.
+"""The real engine with one edge replaced, for tests that close the window or lose the engine mid-work.
 
 These factories run in the engine process (the window's EngineHost pickles them by name), so the
 replacement is made there, where the work runs; what happened is reported through files in `folder`,
@@ -57,4 +57,22 @@ def engine_with_stalled_quantization(folder: str):
             time.sleep(1)
 
     derive.quantize_int8 = quantize_int8
+    return Engine()
+
+
+def engine_that_dies_at_row(row: int):
+    """The engine, whose process ends as a Compare run reaches this row (as the out-of-memory killer would)."""
+    import os
+
+    from core import compare
+    from core.engine import Engine
+
+    measure_row = compare._measure_row
+
+    def _measure_row(index, *args, **kwargs):
+        if index == row:
+            os._exit(3)
+        return measure_row(index, *args, **kwargs)
+
+    compare._measure_row = _measure_row
     return Engine()

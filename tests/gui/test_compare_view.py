@@ -1,6 +1,7 @@
 """The Compare view driven like a user would, on the real engine and small checkpoints built here."""
 
 import json
+from functools import partial
 
 import pytest
 from PySide6.QtCore import Qt
@@ -12,13 +13,15 @@ from core.variants import Variant
 from gui.compare_view import COLUMNS, CompareView
 from gui.engine_host import EngineHost
 
+from .engine_edges import engine_that_dies_at_row
+
 
 @pytest.fixture
 def make_view(qtbot):
     hosts = []
 
-    def make(members=(), start=True):
-        host = EngineHost()
+    def make(members=(), start=True, engine_factory=None):
+        host = EngineHost(engine_factory) if engine_factory else EngineHost()
         view = CompareView(load_catalog(), host)
         qtbot.addWidget(view)
         hosts.append(host)
@@ -137,3 +140,16 @@ def test_bad_files_and_uncached_hub_ladders(qtbot, make_view, tmp_path, monkeypa
         view.open_run(tmp_path / "notes.json")
     assert "not a saved comparison" in blocker.args[0]
     assert "not a saved comparison" in view.statusLabel.text()
+
+
+def test_an_engine_that_dies_mid_run_ends_the_unfinished_rows(qtbot, make_view, bert_dir):
+    """The engine process ends at row 2 (a crash, the out-of-memory killer): row 1 is kept, and the rows
+    it never finished read "not run" instead of staying "running" and "pending" for good."""
+    bert = ModelEntry.for_folder(bert_dir, "classification")
+    view = make_view([LadderMember(bert, Variant()), LadderMember(bert, Variant(int8=True)),
+                      LadderMember(bert, Variant(layers=1))], engine_factory=partial(engine_that_dies_at_row, 1))
+    assert run_and_wait(qtbot, view) == "failed"
+    assert [row["status"] for row in view.run["rows"]] == ["done", "not run", "not run"]
+    assert [cell(view, r, "status") for r in range(3)] == ["reference", "not run", "not run"]
+    assert "stopped unexpectedly" in view.statusLabel.text()
+    assert view.runButton.isEnabled()
