@@ -70,9 +70,14 @@ class _Inbox:
         self._lock = threading.Lock()
         threading.Thread(target=self._read, name="engine-commands", daemon=True).start()
 
+    def open(self, number: int) -> None:
+        """Only a new job gets a token: a cancel arriving after its job finished must not make one."""
+        with self._lock:
+            self._tokens[number] = CancelToken()
+
     def token(self, number: int) -> CancelToken:
         with self._lock:
-            return self._tokens.setdefault(number, CancelToken())
+            return self._tokens[number]
 
     def forget(self, number: int) -> None:
         with self._lock:
@@ -91,13 +96,10 @@ class _Inbox:
             except (EOFError, OSError):  # the host is gone: nobody is left to show a result
                 os._exit(0)
             if command[0] == "job":
-                self.token(command[1])  # exists before a cancel for it can arrive
+                self.open(command[1])  # exists before a cancel for it can arrive
                 self.jobs.put(command[1:])
             elif command[0] == "cancel":
-                if command[1] is None:
-                    self._cancel(None)
-                else:
-                    self.token(command[1]).cancel()
+                self._cancel(command[1])
             elif command[0] == "stop":
                 self._cancel(None)
                 self.jobs.put(None)

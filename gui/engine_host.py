@@ -21,6 +21,12 @@ from core.engine_process import EVENTS, default_engine, serve
 _CONTEXT = multiprocessing.get_context("spawn")
 
 
+def _exit_reason(code: int | None) -> str:
+    return ("it was killed, most often by the system when memory runs out" if code == -9
+            else f"it exited with code {code}" if code is not None and code >= 0
+            else f"it was ended by signal {-code}" if code is not None else "it stopped answering")
+
+
 class EngineHost(QObject):
     """UI-thread side: owns the engine process, numbers the jobs, cancels, and shuts down."""
 
@@ -80,7 +86,7 @@ class EngineHost(QObject):
             self._process_info = None
         theirs.close()  # ours alone now: when the engine process ends, reading ends too
         self._connection, self._ready, self._start_failed, self._stopping = ours, False, False, False
-        self._reader = threading.Thread(target=self._read, args=(ours,), name="engine-events", daemon=True)
+        self._reader = threading.Thread(target=self._read, args=(ours, process), name="engine-events", daemon=True)
         self._reader.start()
 
     def running(self) -> bool:
@@ -115,14 +121,13 @@ class EngineHost(QObject):
         if self._ready:
             self.cancel()
             self._send(("stop",))
-            process.join(timeout_ms / 1000)
-            clean = not process.is_alive()
+            self._reader.join(timeout_ms / 1000)  # the reader ends once the process has ended
+            clean = not self._reader.is_alive()
         else:  # still importing torch: no model, nothing to finish
             clean = True
-        if process.is_alive():
+        if self._reader.is_alive():
             process.kill()
-            process.join(5)
-        self._close_connection()  # the process has ended, so the reader has seen the pipe's end
+        self._close_connection()  # the reader waits for the process: only it ever does
         for number in sorted(self._active):
             self._finish(number, "cancelled")
         self._process = self._process_info = None
@@ -159,18 +164,23 @@ class EngineHost(QObject):
         except (OSError, ValueError):  # the engine process is gone; the reader reports how
             return False
 
-    def _read(self, connection) -> None:
-        """The reader thread: blocks on the pipe, hands each event to the UI thread."""
+    def _read(self, connection, process) -> None:
+        """The reader thread: blocks on the pipe, hands each event to the UI thread, and at the end
+        waits for the engine process itself, so the UI thread never blocks on it."""
+        why = None
         while True:
             try:
                 event = connection.recv()
             except (EOFError, OSError):
                 break
-            except Exception:  # noqa: BLE001 - an event that cannot be read here: lost, but reading goes on
+            except Exception as exc:  # noqa: BLE001 - the engine and the window no longer understand each other
                 traceback.print_exc()
-                continue
+                why = f"an event from it could not be read: {type(exc).__name__}: {exc}"
+                process.kill()  # its jobs could never end here; a fresh engine can
+                break
             self._received.emit(event)
-        self._received.emit(("ended", connection))
+        process.join(10)  # the pipe's end: the process has ended or is ending
+        self._received.emit(("ended", connection, why or _exit_reason(process.exitcode)))
 
     def _close_connection(self) -> None:
         """Only once the engine process has ended: closing the pipe under a reader blocked on it
@@ -191,7 +201,7 @@ class EngineHost(QObject):
     def _on_received(self, event: tuple) -> None:
         name, *args = event
         if name == "ended":
-            self._on_engine_ended(args[0])
+            self._on_engine_ended(*args)
             return
         if name == "started":
             self._ready = True
@@ -207,15 +217,9 @@ class EngineHost(QObject):
             return
         getattr(self, name).emit(*args)
 
-    def _on_engine_ended(self, connection) -> None:
+    def _on_engine_ended(self, connection, why: str) -> None:
         if self._stopping or connection is not self._connection:
             return  # a shutdown, or an engine already replaced
-        process = self._process
-        process.join(5)
-        code = process.exitcode
-        why = ("it was killed, most often by the system when memory runs out" if code == -9
-               else f"it exited with code {code}" if code is not None and code >= 0
-               else f"it was ended by signal {-code}" if code is not None else "it stopped answering")
         self._close_connection()
         self._process = self._process_info = None
         if not self._ready:  # it never started: a new one would only fail again

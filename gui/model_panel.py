@@ -16,6 +16,7 @@ from core.variants import PRECISIONS, Variant
 
 OPEN_FOLDER = "__open_folder__"
 HUB_ID = "__hub_id__"
+ALL_LAYERS = 0  # the layers spin box's "all"
 GROUPS = (("bundled", "Bundled (offline)"), ("cached", "Hugging Face (in local cache)"),
           ("synthetic", "Synthetic (random weights, timing only)"), ("hub", "Hugging Face (download)"),
           ("folder", "Local folders"))
@@ -61,6 +62,8 @@ class ModelPanel(QGroupBox):
         self.catalog = catalog
         self._extra: list[ModelEntry] = []  # folders and hub ids the user added this session
         self._devices: list[DeviceInfo] = [cpu_device()]
+        self._depths: dict[str, int | None] = {}  # known_depth per model id: read from disk once
+        self._depth: int | None = None
 
         self.taskCombo = QComboBox(objectName="taskCombo")
         self.taskCombo.addItem("Classification (sentiment)", "classification")
@@ -72,8 +75,9 @@ class ModelPanel(QGroupBox):
         self.precisionCombo.addItems(PRECISIONS)
         self.int8Check = QCheckBox("int8 (dynamic, Linear layers)", objectName="int8Check")
         self.layersSpin = QSpinBox(objectName="layersSpin")
-        self.layersSpin.setRange(1, 96)
-        self.layersSpin.setValue(96)  # all layers until a depth is known
+        self.layersSpin.setRange(ALL_LAYERS, 96)
+        self.layersSpin.setSpecialValueText("all")  # an explicit value: a depth never carries over by accident
+        self.layersSpin.setValue(ALL_LAYERS)
         self.layersOf = QLabel("of ?")
         self.deviceCombo = QComboBox(objectName="deviceCombo")
         self.threadsSpin = QSpinBox(objectName="threadsSpin")
@@ -123,14 +127,14 @@ class ModelPanel(QGroupBox):
         self._fill_models()
         self.taskCombo.currentIndexChanged.connect(self._on_task_changed)
         self.modelCombo.activated.connect(self._on_model_activated)
-        self.modelCombo.currentIndexChanged.connect(self._on_selection_changed)
+        self.modelCombo.currentIndexChanged.connect(self._on_model_changed)
         for widget in (self.precisionCombo, self.deviceCombo):
             widget.currentIndexChanged.connect(self._on_selection_changed)
         self.int8Check.toggled.connect(self._on_int8_toggled)
         self.layersSpin.valueChanged.connect(self._on_selection_changed)
         self.loadButton.clicked.connect(self._on_load_clicked)
         self.cancelButton.clicked.connect(self.cancelRequested)
-        self._on_selection_changed()
+        self._on_model_changed()
 
     # ------------------------------------------------------------ choices
 
@@ -170,7 +174,7 @@ class ModelPanel(QGroupBox):
                 if model.item(row).data(Qt.ItemDataRole.UserRole) not in (None, OPEN_FOLDER, HUB_ID):
                     self.modelCombo.setCurrentIndex(row)
                     break
-        self._on_selection_changed()
+        self._on_model_changed()
 
     @staticmethod
     def _group(entry: ModelEntry) -> str:
@@ -227,10 +231,17 @@ class ModelPanel(QGroupBox):
         return next((d for d in self._devices if d.id == device_id), self._devices[0])
 
     def variant(self) -> Variant:
-        depth = self._depth
         layers = self.layersSpin.value()
+        keep_all = layers == ALL_LAYERS or (self._depth is not None and layers >= self._depth)
         return Variant(precision=self.precisionCombo.currentText(), int8=self.int8Check.isChecked(),
-                       layers=None if depth is not None and layers >= depth else layers)
+                       layers=None if keep_all else layers)
+
+    def _known_depth(self, entry: ModelEntry | None) -> int | None:
+        if entry is None:
+            return None
+        if entry.id not in self._depths:
+            self._depths[entry.id] = known_depth(entry)
+        return self._depths[entry.id]
 
     # ------------------------------------------------------------ reactions
 
@@ -268,21 +279,29 @@ class ModelPanel(QGroupBox):
         self._on_selection_changed()
 
     @Slot()
-    def _on_selection_changed(self, *_args) -> None:
+    def _on_model_changed(self, *_args) -> None:
+        """A new model: its depth bounds the layers kept. "All" stays all; a model of unknown depth
+        starts at all (a depth chosen for another model would cut or fail this one)."""
         entry = self.current_entry()
-        self._depth = known_depth(entry) if entry else None
+        keep_all = self.variant().layers is None
+        self._depth = self._known_depth(entry)
         blocked = self.layersSpin.blockSignals(True)
         if self._depth:
-            keep_all = self.layersSpin.value() >= self.layersSpin.maximum()
             self.layersSpin.setMaximum(self._depth)
             if keep_all:
                 self.layersSpin.setValue(self._depth)
             self.layersOf.setText(f"of {self._depth}")
         else:
             self.layersSpin.setMaximum(96)
+            self.layersSpin.setValue(ALL_LAYERS)
             self.layersOf.setText("of ? (known after load)")
         self.layersSpin.blockSignals(blocked)
         self.show_entry(entry)
+
+    @Slot()
+    def _on_selection_changed(self, *_args) -> None:
+        """Precision, int8, layers or device: the card's advice changes; nothing is read from disk."""
+        self.show_entry(self.current_entry())
 
     @Slot()
     def _on_load_clicked(self) -> None:

@@ -6,6 +6,8 @@ runs, unloads) is written to a JSON file after every change, since the test live
 """
 
 import json
+import multiprocessing
+import threading
 import time
 from pathlib import Path
 
@@ -15,13 +17,14 @@ from core.records import ModelSummary, RunRecord
 
 class FakeEngine:
     def __init__(self, counts: str | Path | None = None, load_steps=3, step_seconds=0.0, load_error=None,
-                 run_error=None, run_errors=0, run_seconds=0.0, exit_on_run=False):
+                 run_error=None, run_errors=0, run_seconds=0.0, exit_on_run=False, unreadable_run=False):
         """run_error is raised by the first run_errors runs (all runs when run_errors is 0);
-        exit_on_run ends the engine process on the first run, as a crash or the out-of-memory killer would."""
+        exit_on_run ends the engine process on the first run, as a crash or the out-of-memory killer would;
+        unreadable_run returns a record the window cannot unpickle (a version mismatch, a damaged pipe)."""
         self.counts_path = Path(counts) if counts else None
         self.load_steps, self.step_seconds = load_steps, step_seconds
         self.load_error, self.run_error, self.run_errors = load_error, run_error, run_errors
-        self.run_seconds, self.exit_on_run = run_seconds, exit_on_run
+        self.run_seconds, self.exit_on_run, self.unreadable_run = run_seconds, exit_on_run, unreadable_run
         self.loads = self.runs = self.unloads = self.failed_runs = 0
 
     @staticmethod
@@ -80,6 +83,7 @@ class FakeEngine:
                          input_chars=len(request.texts[0]), input_tokens=3, latency=0.001,
                          phases={"tokenize": 0.0002, "model": 0.0007, "decode": 0.0001},
                          summary="positive, 90%", scores={"negative": 0.1, "positive": 0.9},
+                         cuda={"unreadable": Unreadable()} if self.unreadable_run else None,
                          finished_at=time.monotonic())
 
     def run_continuously(self, request, cancel):
@@ -88,6 +92,27 @@ class FakeEngine:
                 yield self.run(request, cancel)
             except Cancelled:
                 return
+
+
+class Unreadable:
+    """Pickles in the engine process; unpickling it in the window raises."""
+
+    def __reduce__(self):
+        return _refuse_to_unpickle, ()
+
+
+def _refuse_to_unpickle():
+    raise ValueError("this event cannot be read here")
+
+
+class RecordingProcess(multiprocessing.get_context("spawn").Process):
+    """The engine's process object, noting which threads wait for it (the UI thread must not)."""
+
+    joined_on: list[str] = []
+
+    def join(self, timeout=None):
+        RecordingProcess.joined_on.append(threading.current_thread().name)
+        return super().join(timeout)
 
 
 def broken_engine():
