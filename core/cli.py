@@ -183,7 +183,8 @@ def cmd_train_head(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from . import compare
+    from . import compare_data as compare  # the run's records, tables and files
+    from .compare import run_compare  # the measuring (imports torch)
     from .bench import Protocol
     from .catalog import LadderMember, is_cached
 
@@ -218,7 +219,7 @@ def cmd_compare(args) -> int:
     tty = sys.stderr.isatty()
     collector = compare.RunCollector()
     try:
-        for record in compare.run_compare(request):
+        for record in run_compare(request):
             collector.add(record)
             run = collector.run
             if isinstance(record, compare.RowProgress) and tty:

@@ -35,7 +35,7 @@ EVENTS = {
     "loaded": "job number, core.engine.ModelSummary",
     "measured": "job number, core.engine.RunRecord: one request finished",
     "streamed": "job number, translation text so far",
-    "compared": "job number, a core.compare record (row started, progress, finished or failed, run finished)",
+    "compared": "job number, a core.compare_data record (row started, progress, finished or failed, run finished)",
     "failed": "job number (0: the engine itself), a message for the user",
     "finished": 'job number and how it ended: "done", "cancelled" or "failed"; always the last of a job',
 }

@@ -1,8 +1,8 @@
-"""Quality of a variant: accuracy on the labelled dev set, chrF for translation, agreement between rows.
+"""Quality of a variant: accuracy on the labelled dev set, chrF for translation.
 
 The metrics are plain functions of lists, so they are tested without a model. `evaluate` runs a
 loaded model over the project's data and keeps its predictions: the agreement with another row is
-computed from them later (core.compare), once the user has picked the reference row.
+computed from them later (core.compare_data), once the user has picked the reference row.
 """
 
 import json
@@ -22,16 +22,6 @@ def accuracy(predicted: list[str], gold: list[str]) -> float:
     if not gold or len(predicted) != len(gold):
         raise InputError("Accuracy needs one prediction per labelled example.")
     return sum(p == g for p, g in zip(predicted, gold)) / len(gold)
-
-
-def agreement(a: list[str], b: list[str]) -> float | None:
-    """Fraction of items where two rows gave the same output (label, or identical translation).
-
-    None when the rows were not measured on the same items (different lengths or nothing at all).
-    """
-    if not a or len(a) != len(b):
-        return None
-    return sum(x == y for x, y in zip(a, b)) / len(a)
 
 
 def chrf(hypotheses: list[str], references: list[str]) -> float:

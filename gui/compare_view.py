@@ -2,8 +2,8 @@
 
 The run is a "compare" job on the same long-lived engine process as the live view (one model in memory at
 a time). Records arrive as signals and queue in `_pending`; a 20 Hz timer folds them into the run
-(core.compare.RunCollector) and redraws only when a row changed. Tables, frontier, files and diffs
-are core.compare's; this module only shows them. No torch here.
+(core.compare_data.RunCollector) and redraws only when a row changed. Tables, frontier, files and diffs
+are core.compare_data's; this module only shows them. No torch here.
 """
 
 import html
@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
-from core import compare
+from core import compare_data as compare
 from core.advisor import DeviceInfo, cpu_device
 from core.catalog import Catalog, Ladder, is_cached, known_depth
 from core.errors import SizeLabError

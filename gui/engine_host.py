@@ -41,7 +41,7 @@ class EngineHost(QObject):
     streamed = Signal(int, str)
     """Job number, translation text so far."""
     compared = Signal(int, object)
-    """Job number, a core.compare record (row started, progress, row finished or failed, run finished)."""
+    """Job number, a core.compare_data record (row started, progress, row finished or failed, run finished)."""
     failed = Signal(int, str)
     """Job number (0: the engine itself), a message for the user."""
     jobFinished = Signal(int, str)

@@ -1,8 +1,11 @@
-"""The architecture's rules, checked: core never imports Qt; the GUI starts without torch."""
+"""The architecture's rules, checked: core never imports Qt; the GUI starts without torch; the import contracts."""
 
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
 
 BLOCK_QT = textwrap.dedent("""
     import importlib.abc, sys
@@ -41,3 +44,11 @@ def test_main_window_module_does_not_import_torch():
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_import_contracts_hold():
+    """pyproject.toml's import-linter contracts: core is Qt-free; what the window reads is torch-free."""
+    lint_imports = Path(sys.executable).with_name("lint-imports")
+    result = subprocess.run([str(lint_imports), "--no-cache"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "0 broken" in result.stdout

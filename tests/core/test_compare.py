@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from core import compare, paths, quality
+from core import compare, compare_data, paths, quality
 from core.bench import Protocol
 from core.cancel import CancelToken
 from core.catalog import LadderMember, ModelEntry, load_catalog
@@ -40,7 +40,7 @@ def made_up_row(index, name, params, p50, memory, accuracy=None, predictions=(),
 
 
 def made_up_run(rows, **protocol):
-    return {"schema": compare.SCHEMA, "created": "2025-01-01T00:00:00+00:00", "outcome": "done",
+    return {"schema": compare_data.SCHEMA, "created": "2025-01-01T00:00:00+00:00", "outcome": "done",
             "request": {"protocol": {"batch_size": 1, "seq_len": 128} | protocol, "device": "cpu",
                         "members": [], "sweep": None},
             "environment": {"cpu": "test"}, "peak_gflops": 20.0, "peak_method": "test", "rows": rows}
@@ -49,9 +49,9 @@ def made_up_run(rows, **protocol):
 def test_pareto_front_keeps_only_unbeaten_points():
     points = [(10, 0.90), (5, 0.85), (7, 0.80), (2, 0.60), (5, 0.85), (12, 0.90), (1, 0.10), (3, 0.50)]
     # (7, .80) loses to (5, .85); (12, .90) to (10, .90); (3, .50) to (2, .60); the tie at (5, .85) is kept twice
-    assert compare.pareto_front(points) == [6, 3, 1, 4, 0]
-    assert compare.pareto_front([]) == []
-    assert compare.pareto_front([(1.0, 0.5)]) == [0]
+    assert compare_data.pareto_front(points) == [6, 3, 1, 4, 0]
+    assert compare_data.pareto_front([]) == []
+    assert compare_data.pareto_front([(1.0, 0.5)]) == [0]
 
 
 def test_speedup_saving_and_agreement_against_the_reference():
@@ -62,22 +62,22 @@ def test_speedup_saving_and_agreement_against_the_reference():
               "model": {"id": "m/x", "name": "x", "synthetic": False, "variant": {}, "variant_label": "fp32"}}
     run = made_up_run([big, small, fake, failed])
 
-    rows = compare.table(run, reference=0)
+    rows = compare_data.table(run, reference=0)
     assert rows[0]["reference"] and rows[0]["speedup"] == 1 and rows[0]["agreement"] == 1
     assert rows[1]["speedup"] == pytest.approx(4.0)
     assert rows[1]["memory_saving"] == pytest.approx(0.75)
     assert rows[1]["agreement"] == pytest.approx(0.9)
     assert rows[2]["quality"] is None and rows[2]["agreement"] is None  # synthetic: n/a, never a number
     assert rows[3]["status"] == "failed" and rows[3]["error"] == "boom"
-    assert compare.frontier(rows) == [1, 0]
+    assert compare_data.frontier(rows) == [1, 0]
 
-    by_default = compare.table(run)  # the most parameters: the synthetic row
+    by_default = compare_data.table(run)  # the most parameters: the synthetic row
     assert [r["reference"] for r in by_default] == [False, False, True, False]
     assert by_default[1]["speedup"] == pytest.approx(12.0)
     assert by_default[1]["agreement"] is None  # against a synthetic reference
-    assert compare.table(run, reference=3)[2]["reference"]  # a failed row cannot be the reference
+    assert compare_data.table(run, reference=3)[2]["reference"]  # a failed row cannot be the reference
 
-    csv_lines = compare.table_csv(run).splitlines()
+    csv_lines = compare_data.table_csv(run).splitlines()
     assert csv_lines[0].startswith("index,status,model")
     assert ",n/a,n/a," in csv_lines[3]  # the synthetic row's quality and agreement
     assert "failed" in csv_lines[4] and "boom" in csv_lines[4]
@@ -91,8 +91,8 @@ def test_flops_approximation():
 
 def test_quality_metrics():
     assert quality.accuracy(["a", "b", "a"], ["a", "a", "a"]) == pytest.approx(2 / 3)
-    assert quality.agreement(["a", "b"], ["a", "c"]) == 0.5
-    assert quality.agreement(["a"], ["a", "b"]) is None
+    assert compare_data.agreement(["a", "b"], ["a", "c"]) == 0.5
+    assert compare_data.agreement(["a"], ["a", "b"]) is None
     assert quality.chrf(["Der Zug fährt um sieben."], ["Der Zug fährt um sieben."]) == pytest.approx(100)
     assert 0 < quality.chrf(["Der Zug fährt um acht."], ["Der Zug fährt um sieben."]) < 100
     with pytest.raises(InputError):
@@ -104,23 +104,23 @@ def test_save_open_and_diff(tmp_path):
                      made_up_row(1, "small", 25, 0.010, 100, 0.80, "pp")])
     b = made_up_run([made_up_row(0, "big", 100, 0.050, 400, 0.90, "pn"),
                      made_up_row(1, "tiny", 5, 0.002, 20, 0.70, "nn")], seq_len=64)
-    path = compare.save_run(tmp_path / "a.json", a)
-    assert compare.load_run(path) == a
+    path = compare_data.save_run(tmp_path / "a.json", a)
+    assert compare_data.load_run(path) == a
 
-    diff = compare.diff_runs(a, b)
+    diff = compare_data.diff_runs(a, b)
     assert [(r["model"], r["status_a"], r["status_b"]) for r in diff["rows"]] == [
         ("big", "done", "done"), ("small", "done", "absent"), ("tiny", "absent", "done")]
     assert diff["rows"][0]["p50_s_change"] == pytest.approx(0.25)
     assert diff["rows"][0]["quality_delta"] == pytest.approx(0)
     assert diff["protocol_changes"] == {"seq_len": (128, 64)}
-    assert "seq_len: 128 -> 64" in compare.text_diff(diff)
+    assert "seq_len: 128 -> 64" in compare_data.text_diff(diff)
 
     (tmp_path / "other.json").write_text(json.dumps({"latency": {}}))
     with pytest.raises(InputError, match="not a saved comparison"):
-        compare.load_run(tmp_path / "other.json")
+        compare_data.load_run(tmp_path / "other.json")
     (tmp_path / "broken.json").write_text("{")
     with pytest.raises(InputError):
-        compare.load_run(tmp_path / "broken.json")
+        compare_data.load_run(tmp_path / "broken.json")
 
 
 # ---------------------------------------------------------------- real runs
@@ -133,7 +133,7 @@ def bert(bert_dir):
 
 def request_for(members, **kwargs):
     kwargs = {"protocol": QUICK, "peak_size": 256} | kwargs
-    return compare.CompareRequest(members=tuple(members), **kwargs)
+    return compare_data.CompareRequest(members=tuple(members), **kwargs)
 
 
 def test_tiny_ladder_end_to_end(bert):
@@ -158,7 +158,7 @@ def test_tiny_ladder_end_to_end(bert):
         assert len(row["quality"]["predictions"]) == 64
         assert row["efficiency"]["gflops"] > 0 and row["efficiency"]["fraction_of_peak"] > 0
         assert row["memory_bytes"] == row["memory"]["rss_peak_over_baseline"]
-    table = compare.table(run)
+    table = compare_data.table(run)
     assert table[0]["reference"] and table[0]["agreement"] == 1.0  # L2 fp32 has the most parameters
     assert all(0 <= r["agreement"] <= 1 for r in table)
     json.dumps(run)  # plain data, ready to save
@@ -172,7 +172,7 @@ def test_bundled_depths_ladder():
     assert len(members) == 4
     run = compare.compare(request_for(members, protocol=replace(QUICK, seq_len=16), quality_limit=32))
     assert [r["status"] for r in run["rows"]] == ["done"] * 4, [r["error"] for r in run["rows"]]
-    fp32_l6, int8_l6, fp32_l2, int8_l2 = compare.table(run)
+    fp32_l6, int8_l6, fp32_l2, int8_l2 = compare_data.table(run)
     assert fp32_l6["reference"] and fp32_l6["agreement"] == 1
     assert fp32_l2["params_total"] < fp32_l6["params_total"]
     assert int8_l6["weight_saving"] > 0.3 and int8_l2["weight_saving"] > fp32_l2["weight_saving"]
@@ -185,15 +185,15 @@ def test_a_failing_variant_keeps_the_rest(bert, tmp_path):
     missing = ModelEntry.for_folder(tmp_path / "no-such-model", "classification")
     members = [LadderMember(bert, Variant()), LadderMember(missing, Variant()), LadderMember(bert, Variant(layers=1))]
     records = list(compare.run_compare(request_for(members, quality=False)))
-    failed = [r for r in records if isinstance(r, compare.RowFailed)]
+    failed = [r for r in records if isinstance(r, compare_data.RowFailed)]
     assert len(failed) == 1 and failed[0].index == 1
     assert "not a folder" in failed[0].row["error"]
-    collector = compare.RunCollector()
+    collector = compare_data.RunCollector()
     for record in records:
         collector.add(record)
     assert [r["status"] for r in collector.run["rows"]] == ["done", "failed", "done"]
     assert collector.run["outcome"] == "done"
-    assert "FAILED" in compare.text_table(collector.run)
+    assert "FAILED" in compare_data.text_table(collector.run)
     with pytest.raises(DeviceError, match="cuda:7"):  # the whole run cannot start: one clear error
         compare.compare(request_for(members, device="cuda:7"))
 
@@ -201,10 +201,10 @@ def test_a_failing_variant_keeps_the_rest(bert, tmp_path):
 def test_cancel_keeps_the_finished_rows(bert):
     cancel = CancelToken()
     members = [LadderMember(bert, Variant())] * 3
-    collector = compare.RunCollector()
+    collector = compare_data.RunCollector()
     for record in compare.run_compare(request_for(members, quality=False), cancel):
         collector.add(record)
-        if isinstance(record, compare.RowStarted) and record.index == 1:
+        if isinstance(record, compare_data.RowStarted) and record.index == 1:
             cancel.cancel()  # in the middle of the second row
     assert collector.run["outcome"] == "cancelled"
     assert [r["status"] for r in collector.run["rows"]] == ["done", "cancelled", "cancelled"]
@@ -212,12 +212,12 @@ def test_cancel_keeps_the_finished_rows(bert):
 
 def test_sweep_times_each_value(bert):
     run = compare.compare(request_for([LadderMember(bert, Variant())], quality=False,
-                                      sweep=compare.Sweep.parse("seq_len=8,32")))
+                                      sweep=compare_data.Sweep.parse("seq_len=8,32")))
     sweep = run["rows"][0]["sweep"]
     assert [p["value"] for p in sweep] == [8, 32] and [p["seq_len_used"] for p in sweep] == [8, 32]
     assert all(len(p["samples"]) == 3 for p in sweep)
     with pytest.raises(InputError):
-        compare.Sweep.parse("layers=1,2")
+        compare_data.Sweep.parse("layers=1,2")
 
 
 def test_translation_rows_score_chrf(marian_dir, tmp_path, monkeypatch):
@@ -227,7 +227,7 @@ def test_translation_rows_score_chrf(marian_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "TRANSLATION_DATA", tmp_path)
     marian = replace(ModelEntry.for_folder(marian_dir, "translation"), extra={"pair": "en-de"})
     run = compare.compare(request_for([LadderMember(marian, Variant())], protocol=replace(QUICK, new_tokens=4)))
-    row = compare.table(run)[0]
+    row = compare_data.table(run)[0]
     assert row["quality_metric"] == "chrF" and 0 <= row["quality"] <= 100 and row["agreement"] == 1.0
     assert run["rows"][0]["kind"] == "seq2seq" and len(run["rows"][0]["quality"]["predictions"]) == 2
     assert row["tokens_per_s"] == pytest.approx(4 / row["p50_s"])
@@ -236,17 +236,17 @@ def test_translation_rows_score_chrf(marian_dir, tmp_path, monkeypatch):
 def test_synthetic_rows_have_no_quality():
     tiny = LadderMember(load_catalog().get("synthetic/bert-tiny"), Variant())
     run = compare.compare(request_for([tiny]))
-    row = compare.table(run)[0]
+    row = compare_data.table(run)[0]
     assert row["quality"] is None and "synthetic" in row["quality_note"]
-    assert ",n/a,n/a," in compare.table_csv(run).splitlines()[1]
-    assert " n/a " in compare.text_table(run)
+    assert ",n/a,n/a," in compare_data.table_csv(run).splitlines()[1]
+    assert " n/a " in compare_data.text_table(run)
 
 
 def test_cli_compare_writes_after_every_row(capsys, tmp_path, bert_dir, monkeypatch):
     out = tmp_path / "run.json"
     saved = []
-    real_save = compare.save_run
-    monkeypatch.setattr(compare, "save_run", lambda path, run: (saved.append(
+    real_save = compare_data.save_run
+    monkeypatch.setattr(compare_data, "save_run", lambda path, run: (saved.append(
         [r["status"] for r in run["rows"]]), real_save(path, run))[1])
     code = main(["compare", "--member", f"{bert_dir}@fp32", "--member", f"{bert_dir}@int8", "--seq-len", "16",
                  "--warmup", "1", "--min-iterations", "3", "--min-seconds", "0", "--quality-limit", "32",
@@ -254,7 +254,7 @@ def test_cli_compare_writes_after_every_row(capsys, tmp_path, bert_dir, monkeypa
     printed, err = capsys.readouterr()
     assert code == 0, err
     assert saved[1:3] == [["done", "pending"], ["done", "done"]]  # after each row, before the end
-    run = compare.load_run(out)
+    run = compare_data.load_run(out)
     assert run["outcome"] == "done" and len(run["rows"][1]["samples"]) == 3
     assert "p50 ms" in printed and "int8" in printed
     assert (tmp_path / "run.csv").read_text().count("\n") == 3
@@ -275,13 +275,13 @@ def test_cli_kill_minus_9_keeps_the_finished_rows(tmp_path, bert_dir):
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and process.poll() is None:
-            if out.is_file() and compare.load_run(out)["rows"][0]["status"] == "done":
+            if out.is_file() and compare_data.load_run(out)["rows"][0]["status"] == "done":
                 break
             time.sleep(0.1)
         process.send_signal(signal.SIGKILL)
     finally:
         process.wait(timeout=30)
-    run = compare.load_run(out)  # written atomically: never half a file
+    run = compare_data.load_run(out)  # written atomically: never half a file
     assert run["outcome"] == "running"
     assert [r["status"] for r in run["rows"]] == ["done", "pending"]
     assert len(run["rows"][0]["samples"]) >= 1

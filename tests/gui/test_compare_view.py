@@ -7,7 +7,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
-from core import compare
+from core import compare_data
 from core.catalog import Ladder, LadderMember, ModelEntry, load_catalog
 from core.variants import Variant
 from gui.compare_view import COLUMNS, CompareView
@@ -84,7 +84,7 @@ def test_run_a_tiny_ladder_with_a_failing_member_then_export_and_reopen(qtbot, m
     other.open_run(tmp_path / "run.json")
     assert other.table.rowCount() == 3 and cell(other, 0, "status") == "reference"
     assert "run.json" in other.statusLabel.text()
-    other.show_diff(compare.load_run(tmp_path / "run.json"), "again.json")
+    other.show_diff(compare_data.load_run(tmp_path / "run.json"), "again.json")
     assert not other.diffTable.isHidden() and other.diffTable.rowCount() == 3
     assert other.diffTable.item(0, 4).text() == "+0%"
 
@@ -124,7 +124,7 @@ def test_export_button_adds_the_chosen_suffix(qtbot, make_view, tmp_path, monkey
 
 
 def _empty_run() -> dict:
-    return {"schema": compare.SCHEMA, "outcome": "cancelled", "environment": {}, "peak_gflops": 1.0, "peak_method": "",
+    return {"schema": compare_data.SCHEMA, "outcome": "cancelled", "environment": {}, "peak_gflops": 1.0, "peak_method": "",
             "request": {"protocol": {}, "sweep": None, "device": "cpu"}, "rows": []}
 
 

@@ -1,0 +1,431 @@
+"""Comparing a size ladder, the data: the request, the records, and what is made of them.
+
+Torch-free by construction (an import contract in pyproject.toml checks it): the window imports this
+module; core.compare, which measures, imports torch. `RunCollector` folds the records that
+core.compare.run_compare yields into one run dict; that dict is what is saved as JSON: every raw
+latency sample, the protocol, the environment, and each row's predictions.
+
+Everything relative to a reference row (speedup, memory saving, agreement) is derived afterwards
+by `table`, so the user can pick another reference, or re-open a saved run, without measuring again.
+The columns of every table (the CLI's text, the CSV, the diff, the window's) are core.columns'.
+"""
+
+import copy
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .catalog import LadderMember, known_depth
+from .errors import InputError
+from .report import write_atomic, write_json_atomic
+from .requests import Protocol
+
+SCHEMA = "sizelab-compare/1"
+SWEEP_AXES = ("seq_len", "batch_size")
+
+# ---------------------------------------------------------------- the request
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """Run the protocol again with each of these sequence lengths or batch sizes."""
+
+    axis: str  # "seq_len" | "batch_size"
+    values: tuple[int, ...]
+
+    def __post_init__(self):
+        if self.axis not in SWEEP_AXES:
+            raise InputError(f"A sweep goes over {' or '.join(SWEEP_AXES)}, not {self.axis!r}.")
+        if not self.values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in self.values):
+            raise InputError("Sweep values must be whole numbers of at least 1.")
+        if self.axis == "seq_len" and min(self.values) < 4:
+            raise InputError("A sequence length must be at least 4 tokens (the special tokens take 2).")
+
+    @classmethod
+    def parse(cls, text: str) -> "Sweep":
+        """The CLI form: "seq_len=32,64,128" or "batch_size=1,8"."""
+        axis, _, values = text.partition("=")
+        try:
+            numbers = tuple(int(v) for v in values.split(",") if v.strip())
+        except ValueError as exc:
+            raise InputError(f"Cannot read sweep values from {values!r}; write e.g. seq_len=32,64,128.") from exc
+        return cls(axis.strip().replace("-", "_"), numbers)
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    """Everything one ladder run needs; immutable, so it can cross to the engine process."""
+
+    members: tuple[LadderMember, ...]
+    protocol: Protocol
+    device: str = "cpu"
+    threads: int | None = None
+    sweep: Sweep | None = None
+    quality: bool = True
+    quality_limit: int | None = None  # first N examples of the dev set; None: all of them
+    ladder: str = ""  # the catalog ladder's id, or "" for a hand-picked set
+    peak_size: int = 2048  # matrix side for the fp32 matmul peak
+
+    def __post_init__(self):
+        if not self.members:
+            raise InputError("Tick at least one model variant to compare.")
+        if self.quality_limit is not None and (isinstance(self.quality_limit, bool) or self.quality_limit < 1):
+            # 0 failed every row after measuring it; a negative one sliced from the end of the data
+            raise InputError(f"Score at least 1 example for quality, not {self.quality_limit}.")
+
+    def to_dict(self) -> dict:
+        return {
+            "ladder": self.ladder,
+            "members": [member_dict(m) for m in self.members],
+            "protocol": asdict(self.protocol),
+            "device": self.device,
+            "threads": self.threads,
+            "sweep": asdict(self.sweep) if self.sweep else None,
+            "quality": self.quality,
+            "quality_limit": self.quality_limit,
+        }
+
+
+def member_dict(member: LadderMember) -> dict:
+    entry = member.model
+    return {"id": entry.id, "name": entry.name, "task": entry.task, "source": entry.source,
+            "synthetic": entry.synthetic, "variant": member.variant.to_dict(),
+            "variant_label": member.variant.label(known_depth(entry))}
+
+
+# ---------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    run: dict  # the header: request, environment, peak and one pending row per member
+
+
+@dataclass(frozen=True)
+class RowStarted:
+    index: int
+    label: str
+
+
+@dataclass(frozen=True)
+class RowProgress:
+    """index -1 is the run itself (measuring the peak). sample: the latest iteration's seconds."""
+
+    index: int
+    fraction: float | None
+    message: str
+    sample: float | None = None
+
+
+@dataclass(frozen=True)
+class RowFinished:
+    index: int
+    row: dict
+
+
+@dataclass(frozen=True)
+class RowFailed:
+    index: int
+    row: dict  # status "failed" and the error message; the other rows go on
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    outcome: str  # "done" | "cancelled"
+
+
+Record = RunStarted | RowStarted | RowProgress | RowFinished | RowFailed | RunFinished
+
+
+class RunCollector:
+    """Folds records into the run dict that is shown, saved and re-opened."""
+
+    def __init__(self) -> None:
+        self.run: dict | None = None
+
+    def add(self, record: Record) -> None:
+        if isinstance(record, RunStarted):
+            self.run = copy.deepcopy(record.run)
+        elif isinstance(record, RowProgress):
+            pass  # progress is for the eyes; the run keeps results only
+        elif self.run is None:
+            raise ValueError("records arrived before RunStarted")
+        elif isinstance(record, RowStarted):
+            self.run["rows"][record.index]["status"] = "running"
+        elif isinstance(record, (RowFinished, RowFailed)):
+            self.run["rows"][record.index] = copy.deepcopy(record.row)
+        elif isinstance(record, RunFinished):
+            self.run["outcome"] = record.outcome
+            self.run["finished"] = now()
+            for row in self.run["rows"]:
+                if row["status"] in ("pending", "running"):
+                    row["status"] = "cancelled" if record.outcome == "cancelled" else "not run"
+
+
+def row_base(index: int, member: LadderMember) -> dict:
+    return {"index": index, "status": "pending", "model": member_dict(member), "error": None}
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------- the table and the frontier
+
+
+def default_reference(run: dict) -> int | None:
+    """The finished row with the most parameters (the first of equals), or None if none finished."""
+    done = [row for row in run["rows"] if row["status"] == "done"]
+    if not done:
+        return None
+    return max(done, key=lambda row: (row["params_total"], -row["index"]))["index"]
+
+
+def table(run: dict, reference: int | None = None) -> list[dict]:
+    """One flat dict per row, with speedup, memory saving and agreement against the reference row.
+
+    reference: a row index; None (or a row that did not finish) means the default reference.
+    """
+    rows = run["rows"]
+    if reference is None or not (0 <= reference < len(rows)) or rows[reference]["status"] != "done":
+        reference = default_reference(run)
+    ref = rows[reference] if reference is not None else None
+    out = []
+    for row in rows:
+        flat = {"index": row["index"], "status": row["status"], "error": row.get("error"),
+                "model": row["model"]["name"], "model_id": row["model"]["id"],
+                "variant": row.get("label") or row["model"]["variant_label"],
+                "synthetic": row["model"]["synthetic"], "reference": row["index"] == reference}
+        if row["status"] == "done":
+            scored = row.get("quality") or {}
+            p50 = row["latency"]["p50"]
+            flat |= {
+                "params_total": row["params_total"], "params_non_embedding": row["params_non_embedding"],
+                "weight_bytes": row["weight_bytes"], "load_s": row["load_seconds"],
+                "first_inference_s": row["first_inference_seconds"],
+                "p50_s": p50, "p90_s": row["latency"]["p90"], "p99_s": row["latency"]["p99"],
+                "noisy": row["latency"]["noisy"],
+                "items_per_s": row["throughput_items_per_s"], "tokens_per_s": row["throughput_tokens_per_s"],
+                "memory_bytes": row["memory_bytes"],
+                "quality_metric": scored.get("metric", ""), "quality": scored.get("value"),
+                "quality_note": scored.get("note", ""),
+                "agreement": None, "speedup": None, "memory_saving": None, "weight_saving": None,
+                "gflops": row["efficiency"]["gflops"], "fraction_of_peak": row["efficiency"]["fraction_of_peak"],
+            }
+            if ref is not None:
+                flat["speedup"] = ref["latency"]["p50"] / p50
+                if ref["memory_bytes"] > 0:
+                    flat["memory_saving"] = 1 - row["memory_bytes"] / ref["memory_bytes"]
+                # Both savings are shown: in one process, RSS also holds what loading and int8
+                # packing left behind, so it can disagree with what the variant stores.
+                flat["weight_saving"] = 1 - row["weight_bytes"] / ref["weight_bytes"]
+                if not row["model"]["synthetic"] and not ref["model"]["synthetic"]:
+                    flat["agreement"] = agreement(scored.get("predictions") or [],
+                                                          (ref.get("quality") or {}).get("predictions") or [])
+        out.append(flat)
+    return out
+
+
+def agreement(a: list[str], b: list[str]) -> float | None:
+    """Fraction of items where two rows gave the same output (label, or identical translation).
+
+    None when the rows were not measured on the same items (different lengths or nothing at all).
+    """
+    if not a or len(a) != len(b):
+        return None
+    return sum(x == y for x, y in zip(a, b)) / len(a)
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats, by increasing x.
+
+    Lower x (latency) and higher y (quality) are better; a point is beaten when another one is at
+    least as good on both and strictly better on one.
+    """
+    def beaten(x, y):
+        return any(x2 <= x and y2 >= y and (x2 < x or y2 > y) for x2, y2 in points)
+
+    return sorted((i for i, (x, y) in enumerate(points) if not beaten(x, y)), key=lambda i: points[i])
+
+
+def frontier(rows: list[dict]) -> list[int]:
+    """Row indices on the latency-quality Pareto frontier (rows with a quality number only)."""
+    scored = [r for r in rows if r["status"] == "done" and r.get("quality") is not None]
+    front = pareto_front([(r["p50_s"], r["quality"]) for r in scored])
+    return [scored[i]["index"] for i in front]
+
+
+# ---------------------------------------------------------------- files
+
+CSV_COLUMNS = ("index", "status", "model", "variant", "params_total", "params_non_embedding", "weight_bytes",
+               "load_s", "first_inference_s", "p50_s", "p90_s", "p99_s", "items_per_s", "tokens_per_s",
+               "memory_bytes", "quality_metric", "quality", "agreement", "speedup", "memory_saving", "weight_saving",
+               "gflops", "fraction_of_peak", "reference", "error")
+
+
+def table_csv(run: dict, reference: int | None = None) -> str:
+    """The table as CSV; a missing quality reads "n/a", never a number."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for row in table(run, reference):
+        cells = []
+        for column in CSV_COLUMNS:
+            value = row.get(column)
+            if value is None and column in ("quality", "agreement") and row["status"] == "done":
+                value = "n/a"
+            cells.append("" if value is None else f"{value:.6g}" if isinstance(value, float) else value)
+        writer.writerow(cells)
+    return buffer.getvalue()
+
+
+def save_run(path: str | Path, run: dict) -> Path:
+    return write_json_atomic(path, run)
+
+
+def save_csv(path: str | Path, run: dict, reference: int | None = None) -> Path:
+    return write_atomic(path, table_csv(run, reference))
+
+
+def load_run(path: str | Path) -> dict:
+    """A run saved by save_run (or the CLI), checked to be one."""
+    path = Path(path)
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path.name} cannot be read: {exc}") from exc
+    if not isinstance(run, dict) or run.get("schema") != SCHEMA or not isinstance(run.get("rows"), list):
+        raise InputError(f"{path.name} is not a saved comparison (no {SCHEMA!r} schema).")
+    try:  # the right schema but rows, request or figures of the wrong shape (edited by hand, or damaged)
+        text_table(run)
+        text_diff(diff_runs(run, run))
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise InputError(f"{path.name} is a damaged comparison ({type(exc).__name__}: {exc}).") from exc
+    return run
+
+
+def _key(row: dict) -> tuple[str, str]:
+    return row["model"]["id"], json.dumps(row["model"]["variant"], sort_keys=True)
+
+
+def diff_runs(a: dict, b: dict) -> dict:
+    """Rows of two runs matched by model and variant: B against A, plus what changed in the setup."""
+    def keyed(run: dict) -> dict:
+        flat = table(run)
+        return {_key(raw): flat[i] for i, raw in enumerate(run["rows"])}
+
+    rows_a, rows_b = keyed(a), keyed(b)
+    keys = list(rows_a) + [k for k in rows_b if k not in rows_a]
+    rows = []
+    for key in keys:
+        ra, rb = rows_a.get(key), rows_b.get(key)
+        some = ra or rb
+        row = {"model": some["model"], "variant": some["variant"],
+               "status_a": ra["status"] if ra else "absent", "status_b": rb["status"] if rb else "absent"}
+        for name in ("p50_s", "items_per_s", "memory_bytes", "quality"):
+            va = ra.get(name) if ra else None
+            vb = rb.get(name) if rb else None
+            row[f"{name}_a"], row[f"{name}_b"] = va, vb
+            row[f"{name}_change"] = (vb / va - 1) if va and vb is not None and name != "quality" else None
+        qa, qb = row["quality_a"], row["quality_b"]
+        row["quality_delta"] = qb - qa if qa is not None and qb is not None else None
+        rows.append(row)
+
+    def changes(part_a: dict, part_b: dict) -> dict:
+        return {k: (part_a.get(k), part_b.get(k)) for k in sorted(set(part_a) | set(part_b))
+                if part_a.get(k) != part_b.get(k) and not isinstance(part_a.get(k, part_b.get(k)), (list, dict))}
+
+    return {"rows": rows,
+            "protocol_changes": changes(a["request"]["protocol"], b["request"]["protocol"]),
+            "setup_changes": changes({k: v for k, v in a["request"].items() if k != "protocol"},
+                                     {k: v for k, v in b["request"].items() if k != "protocol"}),
+            "environment_changes": changes(a.get("environment", {}), b.get("environment", {}))}
+
+
+# ---------------------------------------------------------------- plain text (CLI)
+
+
+def fmt_count(n) -> str:
+    return "?" if n is None else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n:,}"
+
+
+def fmt_mib(n) -> str:
+    return "?" if n is None else f"{n / 2**20:.0f}MiB"
+
+
+def fmt_quality(metric: str, value) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.1%}" if metric == "accuracy" else f"{value:.1f}"
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def text_table(run: dict, reference: int | None = None) -> str:
+    """The table as aligned text, for a terminal."""
+    rows = table(run, reference)
+    on_front = set(frontier(rows))
+    head = ("#", "model", "variant", "params", "non-emb", "weights", "load s", "1st ms", "p50 ms", "p90 ms", "p99 ms",
+            "items/s", "mem", "quality", "agree", "speedup", "mem saved", "wts saved", "GFLOP/s", "of peak")
+    lines = [head]
+    for r in rows:
+        number = f"{r['index'] + 1}{'*' if r['reference'] else ''}"
+        if r["status"] != "done":
+            lines.append((number, r["model"], r["variant"], f"{r['status'].upper()}: {r.get('error') or ''}"))
+            continue
+        lines.append((number, r["model"], r["variant"] + (" ◆" if r["index"] in on_front else ""),
+                      fmt_count(r["params_total"]), fmt_count(r["params_non_embedding"]), fmt_mib(r["weight_bytes"]),
+                      f"{r['load_s']:.2f}", f"{r['first_inference_s'] * 1000:.1f}",
+                      f"{r['p50_s'] * 1000:.2f}" + ("~" if r["noisy"] else ""),
+                      f"{r['p90_s'] * 1000:.2f}", f"{r['p99_s'] * 1000:.2f}", f"{r['items_per_s']:.1f}",
+                      fmt_mib(r["memory_bytes"]), fmt_quality(r["quality_metric"], r["quality"]),
+                      _pct(r["agreement"]), "n/a" if r["speedup"] is None else f"{r['speedup']:.2f}x",
+                      _pct(r["memory_saving"]), _pct(r["weight_saving"]), f"{r['gflops']:.1f}",
+                      _pct(r["fraction_of_peak"])))
+    full = [line for line in lines if len(line) == len(head)]
+    widths = [max(len(str(line[i])) for line in full) for i in range(len(head))]
+    text = []
+    for line in lines:
+        if len(line) == len(head):
+            text.append("  ".join(str(cell).ljust(w) for cell, w in zip(line, widths)).rstrip())
+        else:
+            text.append("  ".join(str(cell).ljust(w) for cell, w in zip(line[:3], widths)) + "  " + line[3])
+    memory = ("CUDA allocation" if run["request"]["device"].startswith("cuda")
+              else "RSS over the pre-load baseline")
+    text.append("* reference row; ◆ on the latency-quality Pareto frontier; ~ noisy (IQR over 10% of p50); "
+                f"mem = peak {memory}"
+                + f"; peak {run['peak_gflops']:.1f} GFLOP/s ({run['peak_method']}).")
+    return "\n".join(text)
+
+
+def _change(value) -> str:
+    return "" if value is None else f"{value:+.0%}"
+
+
+def text_diff(diff: dict, name_a: str = "A", name_b: str = "B") -> str:
+    """diff_runs as aligned text: B's figures against A's, row by row."""
+    head = ("model", "variant", "p50 ms A", "p50 ms B", "change", "mem A", "mem B", "change", "quality A", "quality B")
+    lines = [head]
+    for r in diff["rows"]:
+        def ms(v):
+            return "-" if v is None else f"{v * 1000:.2f}"
+
+        def q(v):
+            return "n/a" if v is None else f"{v:.3g}"
+
+        lines.append((r["model"], r["variant"], ms(r["p50_s_a"]), ms(r["p50_s_b"]), _change(r["p50_s_change"]),
+                      fmt_mib(r["memory_bytes_a"]) if r["memory_bytes_a"] is not None else "-",
+                      fmt_mib(r["memory_bytes_b"]) if r["memory_bytes_b"] is not None else "-",
+                      _change(r["memory_bytes_change"]), q(r["quality_a"]), q(r["quality_b"])))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    text = [f"A = {name_a}, B = {name_b}; change is B against A."]
+    text += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    for title, key in (("protocol", "protocol_changes"), ("setup", "setup_changes"),
+                       ("environment", "environment_changes")):
+        for name, (va, vb) in diff[key].items():
+            text.append(f"{title} {name}: {va!r} -> {vb!r}")
+    return "\n".join(text)
