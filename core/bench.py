@@ -16,10 +16,11 @@ import torch
 from . import paths
 from .cancel import CancelToken, Progress, no_progress
 from .loading import LoadedModel
-from .measure import MemorySampler, cuda_memory, rss_bytes
+from .errors import OutOfMemoryError
+from .measure import MemorySampler, available_bytes, cuda_memory, rss_bytes
 from .requests import Protocol  # noqa: F401 - defined with the other requests (torch-free); one place to import from
 from .stats import Stats
-from .tasks import guard_memory
+from .tasks import guard_memory, new_token_limit
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class BenchReport:
     samples: list[float] = field(default_factory=list)
     warmup_samples: list[float] = field(default_factory=list)
     environment: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -86,11 +88,46 @@ def bench_inputs(loaded: LoadedModel, protocol: Protocol) -> dict:
     return {k: v.to(loaded.device) for k, v in inputs.items()}
 
 
+def input_bytes(loaded: LoadedModel, protocol: Protocol) -> int:
+    """About how much memory one iteration's inputs and activations take, from sizes alone.
+
+    Per token: the ids, mask and type ids (int64, and the Python list they are made from), and
+    the activations of one layer in fp32 (hidden states, the feed-forward block); plus the
+    attention scores, heads x seq_len^2 per item. An estimate to refuse absurd sizes up front
+    (--batch 10^9 allocated 6.7 GB before failing), not a figure to report.
+    """
+    config = getattr(loaded.model, "config", None)
+
+    def size(*keys, default):
+        return next((v for k in keys if isinstance(v := getattr(config, k, None), int) and v > 0), default)
+
+    hidden = size("hidden_size", "d_model", default=1024)
+    ffn = size("intermediate_size", "d_ff", "encoder_ffn_dim", default=4 * hidden)
+    heads = size("num_attention_heads", "num_heads", default=16)
+    seq_len = min(protocol.seq_len, loaded.info.max_length)
+    tokens = protocol.batch_size * seq_len
+    return tokens * (64 + 4 * (4 * hidden + ffn)) + protocol.batch_size * heads * seq_len * seq_len * 4
+
+
+def check_input_size(loaded: LoadedModel, protocol: Protocol) -> None:
+    needed, available = input_bytes(loaded, protocol), available_bytes()
+    if needed > available:
+        raise OutOfMemoryError(
+            f"for {protocol.batch_size:,} x {min(protocol.seq_len, loaded.info.max_length):,} benchmark inputs: "
+            f"they need about {needed / 2**30:,.1f} GiB and {available / 2**30:,.1f} GiB is available; "
+            "nothing was allocated")
+
+
+def new_tokens_used(loaded: LoadedModel, protocol: Protocol) -> int:
+    limit = new_token_limit(loaded)
+    return min(protocol.new_tokens, limit) if limit else protocol.new_tokens
+
+
 def _step(loaded: LoadedModel, inputs: dict, protocol: Protocol):
     """One unit of work, returned as a callable so the timed region holds nothing else."""
     model = loaded.model
     if loaded.kind == "seq2seq":
-        n = protocol.new_tokens
+        n = new_tokens_used(loaded, protocol)
         return lambda: model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, num_beams=1, do_sample=False)
     return lambda: model(**inputs)
 
@@ -100,6 +137,7 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
                   ) -> Iterator[Sample | BenchReport]:
     """Yield a Sample per iteration (warm-up ones flagged), then one BenchReport."""
     cancel = cancel or CancelToken()
+    check_input_size(loaded, protocol)
     with guard_memory(f"building {protocol.batch_size} x {protocol.seq_len} benchmark inputs"):
         inputs = bench_inputs(loaded, protocol)
     step = _step(loaded, inputs, protocol)
@@ -110,7 +148,10 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
     with MemorySampler() as sampler, guard_memory(f"benchmarking {loaded.entry.name}"), torch.inference_mode():
         rss_start = sampler.mark()
         index = 0
+        started = time.perf_counter()  # max_seconds bounds warm-up and measurement together
         for _ in range(max(protocol.warmup, 1)):  # the first call is always timed apart: first inference
+            if warm and time.perf_counter() - started >= protocol.max_seconds:
+                break  # --warmup 10^9 ran past any time limit before
             cancel.check()
             sync()
             start = time.perf_counter()
@@ -136,12 +177,17 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
             progress(min(1.0, max(len(measured) / protocol.min_iterations,
                                   elapsed / max(protocol.min_seconds, 1e-9)) if not done else 1.0),
                      f"Iteration {len(measured)}")
-            if done or elapsed >= protocol.max_seconds:
+            if done or end - started >= protocol.max_seconds:
                 break
         rss_peak = sampler.peak
     stats = Stats.of(measured)
     batch, seq_len = inputs["input_ids"].shape
-    tokens_per_item = protocol.new_tokens if loaded.kind == "seq2seq" else seq_len
+    new_tokens = new_tokens_used(loaded, protocol)
+    tokens_per_item = new_tokens if loaded.kind == "seq2seq" else seq_len
+    warnings = []
+    if loaded.kind == "seq2seq" and new_tokens < protocol.new_tokens:
+        warnings.append(f"Generated {new_tokens} new tokens per iteration, not {protocol.new_tokens}: "
+                        f"the model's decoder has {new_tokens} positions.")
     memory = {
         "rss_before_load": loaded.info.rss_before_load,
         "rss_after_load": loaded.info.rss_after_load,
@@ -152,7 +198,7 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
         "weight_bytes": loaded.info.weight_bytes,
     } | (cuda_memory(loaded.device) or {})
     yield BenchReport(
-        protocol=asdict(protocol) | {"seq_len_used": seq_len},
+        protocol=asdict(protocol) | {"seq_len_used": seq_len, "new_tokens_used": new_tokens},
         model={"id": loaded.entry.id, "name": loaded.entry.name, "task": loaded.entry.task,
                "source": loaded.entry.source, "variant": loaded.request.variant.to_dict(),
                "device": loaded.request.device} | loaded.info.to_dict(),
@@ -160,7 +206,7 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
         first_inference_seconds=warm[0],
         throughput_items_per_s=batch / stats.p50,
         throughput_tokens_per_s=batch * tokens_per_item / stats.p50,
-        memory=memory, samples=measured, warmup_samples=warm, environment=environment or {})
+        memory=memory, samples=measured, warmup_samples=warm, environment=environment or {}, warnings=warnings)
 
 
 def benchmark(loaded: LoadedModel, protocol: Protocol, **kwargs) -> BenchReport:

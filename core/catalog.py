@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import paths
 from .errors import InputError, ModelSourceError
+from .safe_files import read_json
 from .variants import Variant
 
 TASKS = ("classification", "translation")
@@ -125,9 +126,13 @@ def known_depth(entry: ModelEntry) -> int | None:
         config_path = Path(entry.ref) / "config.json"
     else:
         config_path = _cached_hub_file(entry.ref, "config.json")
-    try:
-        config = json.loads(Path(config_path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, TypeError):
+    if config_path is None:
+        return None
+    try:  # a regular file only: a FIFO named config.json froze the window and the CLI here
+        config = read_json(config_path, limit=2**20)
+    except InputError:
+        return None
+    if not isinstance(config, dict):
         return None
     depths = [config.get(k) for k in ("num_hidden_layers", "n_layers", "num_layers", "encoder_layers")]
     return next((d for d in depths if isinstance(d, int) and d > 0), None)

@@ -8,13 +8,21 @@
 """
 
 import argparse
+import contextlib
 import json
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .catalog import DEFAULT_MODEL_ID, ModelEntry, load_catalog
 from .errors import InputError, SizeLabError
+from .report import json_text
+from .safe_files import check_writable, open_regular
 from .variants import Variant
+
+MAX_LINE_CHARS = 100_000  # a text to classify or translate; the models see a few hundred tokens of it
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +39,12 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-pickle", action="store_true",
                         help="allow pickle-only checkpoints (loaded with weights_only=True)")
     parser.add_argument("--no-download", action="store_true", help="never download; use the local cache only")
+    _verbose_option(parser)
+
+
+def _verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true",
+                        help="on an error, also print what the libraries reported, in full")
 
 
 def _variant(text: str) -> Variant:
@@ -42,10 +56,14 @@ def _variant(text: str) -> Variant:
 
 def _entry(args) -> ModelEntry:
     task = args.task or "classification"
-    if args.folder:
+    if args.folder is not None:
         return ModelEntry.for_folder(args.folder, task)
-    if args.hub:
+    if args.hub is not None:  # "" too: an empty id must not quietly mean the bundled model
+        if not args.hub.strip():
+            raise InputError("--hub needs a Hugging Face model id, e.g. philschmid/tiny-bert-sst2-distilled.")
         return ModelEntry.for_hub(args.hub, task)
+    if args.model is not None and not args.model.strip():
+        raise InputError("--model needs a catalog id; `sizelab-cli models` lists them.")
     return load_catalog().get(args.model or DEFAULT_MODEL_ID)
 
 
@@ -82,17 +100,44 @@ def cmd_models(args) -> int:
     return 0
 
 
-def _texts(args) -> list[str]:
+def read_lines(stream, max_chars: int = MAX_LINE_CHARS):
+    """(text, note) per non-blank line, as it arrives: an endless stream is served line by line.
+
+    At most max_chars + 1 characters are held at a time; the rest of a longer line is skipped
+    (read in pieces of the same size) and the note says how much.
+    """
+    number = 0
+    while line := stream.readline(max_chars + 1):
+        number += 1
+        note = None
+        if len(line) > max_chars and not line.endswith("\n"):
+            skipped = len(line) - max_chars
+            line = line[:max_chars]
+            while (rest := stream.readline(max_chars + 1)) and not rest.endswith("\n"):
+                skipped += len(rest)
+            skipped += len(rest.rstrip("\n"))
+            note = f"line {number} was cut to its first {max_chars:,} characters ({skipped:,} more skipped)."
+        if line.strip():
+            yield line.rstrip("\r\n"), note
+
+
+def _texts(args):
+    """(text, note) pairs from --text, --file or standard input, read lazily."""
     if args.text:
-        return list(args.text)
+        yield from ((text, None) for text in args.text)
+        return
+    where = args.file or "standard input"
     try:
-        if args.file:
-            lines = Path(args.file).read_text(encoding="utf-8").splitlines()
+        if args.file:  # a regular file or a pipe (<(...), /dev/stdin); never a device such as /dev/zero
+            stream = open_regular(args.file, allow_fifo=True)
+            with open(stream.fileno(), encoding="utf-8", closefd=False) as text, stream:
+                yield from read_lines(text)
         else:
-            lines = sys.stdin.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:  # missing, a folder, unreadable, not UTF-8 text
-        raise InputError(f"Cannot read the texts from {args.file or 'standard input'}: {exc}") from exc
-    return [line for line in lines if line.strip()]
+            yield from read_lines(sys.stdin)
+    except InputError as exc:
+        raise InputError(f"Cannot read the texts from {where}: {exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:  # unreadable, not UTF-8 text
+        raise InputError(f"Cannot read the texts from {where}: {exc}") from exc
 
 
 def _is_folder(path: str) -> bool:
@@ -102,15 +147,18 @@ def _is_folder(path: str) -> bool:
         return False
 
 
-def _refuse_overwrite(args, *paths) -> None:
-    """Before any work: an output file that exists is kept unless --force says otherwise."""
-    for path in paths:
-        try:
-            exists = path is not None and path.exists()
-        except OSError as exc:  # a name too long for the file system: it cannot be written either
-            raise InputError(f"Cannot write {path}: {exc.strerror}.") from exc
-        if exists and not args.force:
-            raise InputError(f"{path} already exists; pass --force to overwrite it.")
+def _check_outputs(args, *paths) -> None:
+    """Before any work: every output can be written (a file that exists is kept unless --force),
+    and no two outputs are the same file (the CSV would replace the JSON run)."""
+    given = [path for path in paths if path is not None]
+    for path in given:
+        check_writable(path, force=args.force)
+    seen = {}
+    for path in given:
+        real = os.path.realpath(path)
+        if real in seen:
+            raise InputError(f"{seen[real]} and {path} are the same file; give each output its own name.")
+        seen[real] = path
 
 
 def _save(save, path, *args) -> None:
@@ -125,10 +173,11 @@ def cmd_run(args) -> int:
     from . import tasks
 
     loaded = _load(args)
-    texts = _texts(args)
-    if not texts:
-        raise SizeLabError("No text given: use --text, --file or standard input.")
-    for text in texts:
+    count = 0
+    for text, note in _texts(args):
+        count += 1
+        if note:
+            print(f"  note: {note}", file=sys.stderr)
         if loaded.kind == "seq2seq":
             result = tasks.translate(loaded, text, max_new_tokens=args.max_new_tokens, num_beams=args.beams)
             record = {"text": text, "translation": result.text, "new_tokens": result.new_tokens,
@@ -139,15 +188,17 @@ def cmd_run(args) -> int:
             prediction = result.predictions[0]
             record = {"text": text, "label": prediction.label, "scores": prediction.scores}
         record |= {"phases_s": result.phases, "latency_s": result.latency,
-                   "warnings": loaded.info.warnings + result.warnings,
+                   "warnings": loaded.info.warnings + result.warnings + ([note] if note else []),
                    "model": loaded.entry.id, "variant": loaded.request.variant.to_dict(), "device": args.device}
         if args.json:
-            print(json.dumps(record, ensure_ascii=False), flush=True)
+            print(json_text(record), flush=True)
         else:
             answer = record.get("translation") or f"{record['label']} ({record['scores'][record['label']]:.0%})"
             print(f"{answer}\t{result.latency * 1000:.1f} ms\t{text[:60]}", flush=True)
             for warning in result.warnings:
                 print(f"  note: {warning}", file=sys.stderr)
+    if not count:
+        raise SizeLabError("No text given: use --text, --file or standard input.")
     return 0
 
 
@@ -159,7 +210,7 @@ def cmd_bench(args) -> int:
     protocol = Protocol(batch_size=args.batch, seq_len=args.seq_len, warmup=args.warmup,
                         min_iterations=args.min_iterations, min_seconds=args.min_seconds,
                         new_tokens=args.new_tokens)
-    _refuse_overwrite(args, args.out)
+    _check_outputs(args, args.out)
     loaded = _load(args)
     report = benchmark(loaded, protocol, environment=environment(args.device)).to_dict()
     if args.out:
@@ -169,6 +220,8 @@ def cmd_bench(args) -> int:
           f"p50 {latency['p50'] * 1000:.2f} ms  p90 {latency['p90'] * 1000:.2f} ms  p99 {latency['p99'] * 1000:.2f} ms"
           f"  (n={latency['n']}{', noisy' if latency['noisy'] else ''})  "
           f"peak RSS over baseline {report['memory']['rss_peak_over_baseline'] / 2**20:.0f} MiB")
+    for warning in report["warnings"]:
+        print(f"  note: {warning}", file=sys.stderr)
     return 0
 
 
@@ -196,7 +249,7 @@ def cmd_compare(args) -> int:
     if args.open:
         print(compare.text_table(compare.load_run(args.open), reference))
         return 0
-    _refuse_overwrite(args, args.out, args.csv)
+    _check_outputs(args, args.out, args.csv)
     catalog = load_catalog()
     members = list(catalog.ladder(args.ladder).members) if args.ladder else []
     for spec in args.member or []:
@@ -218,31 +271,63 @@ def cmd_compare(args) -> int:
         quality=not args.no_quality, quality_limit=args.quality_limit)
     tty = sys.stderr.isatty()
     collector = compare.RunCollector()
-    try:
-        for record in run_compare(request):
-            collector.add(record)
-            run = collector.run
-            if isinstance(record, compare.RowProgress) and tty:
-                _stderr_progress(record.fraction, record.message[:60])
-            elif isinstance(record, (compare.RowFinished, compare.RowFailed)):
-                row = record.row
-                outcome = (f"p50 {row['latency']['p50'] * 1000:.2f} ms" if row["status"] == "done"
-                           else f"FAILED: {row['error']}")
-                print(("\r" if tty else "") + f"[{record.index + 1}/{len(members)}] {row['model']['name']} "
-                      f"[{row.get('label') or row['model']['variant_label']}]: {outcome}", file=sys.stderr)
-            # the file is rewritten after every row: a killed run loses at most the row in progress
-            if args.out and not isinstance(record, (compare.RowProgress, compare.RowStarted)):
-                _save(compare.save_run, args.out, run)
-    except KeyboardInterrupt:
-        if args.out and collector.run is not None:
-            collector.run["outcome"] = "interrupted"
-            _save(compare.save_run, args.out, collector.run)
-        raise
+    with _sigterm_as_interrupt():
+        try:
+            for record in run_compare(request):
+                collector.add(record)
+                run = collector.run
+                if isinstance(record, compare.RowProgress) and tty:
+                    _stderr_progress(record.fraction, record.message[:60])
+                elif isinstance(record, (compare.RowFinished, compare.RowFailed)):
+                    row = record.row
+                    outcome = (f"p50 {row['latency']['p50'] * 1000:.2f} ms" if row["status"] == "done"
+                               else f"FAILED: {row['error']}")
+                    print(("\r" if tty else "") + f"[{record.index + 1}/{len(members)}] {row['model']['name']} "
+                          f"[{row.get('label') or row['model']['variant_label']}]: {outcome}", file=sys.stderr)
+                # the file is rewritten after every row: a killed run loses at most the row in progress
+                if args.out and not isinstance(record, (compare.RowProgress, compare.RowStarted)):
+                    _save(compare.save_run, args.out, run)
+        except KeyboardInterrupt:  # Ctrl+C, or SIGTERM (see _sigterm_as_interrupt)
+            if args.out and collector.run is not None:
+                collector.add(compare.RunFinished("interrupted"))  # unfinished rows become "not run"
+                _save(compare.save_run, args.out, collector.run)
+            raise
     run = collector.run
     if args.csv:
         _save(compare.save_csv, args.csv, run, reference)
     print(compare.text_table(run, reference))
     return 1 if any(row["status"] == "failed" for row in run["rows"]) else 0
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """SIGTERM (kill, a session's end, a CI timeout) ends a long run as Ctrl+C does: the saved run
+    says "interrupted". Without this, Python dies at once and the file says "running"."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of our output went away (`| head -1`): stop quietly, as Unix tools do.
+
+    Python would report the failed flush of stdout once more at exit; stdout now points to /dev/null.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # a stdout with no file descriptor (tests): nothing to flush
+        pass
+    return 128 + signal.SIGPIPE  # 141, what a shell reports for a tool ended by SIGPIPE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -298,6 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the run as JSON (rewritten after every row)")
     p.add_argument("--csv", type=Path, help="write the table as CSV")
     p.add_argument("--force", action="store_true", help="overwrite --out and --csv if they exist")
+    _verbose_option(p)
     p.set_defaults(func=cmd_compare)
     return parser
 
@@ -311,9 +397,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except SizeLabError as exc:
+        details = getattr(exc, "details", "")
+        if getattr(args, "verbose", False) and details:
+            print(details.rstrip("\n"), file=sys.stderr)
         # one line, even when the message came from a library in several
         message = " ".join(line.strip() for line in str(exc).splitlines())
+        if details and not getattr(args, "verbose", False):
+            message += " (--verbose prints the library's full report)"
         print(f"sizelab-cli: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -152,7 +152,7 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
             "weight_bytes": info.weight_bytes,
             "layers": info.layers,
             "layers_full": info.layers_full,
-            "warnings": info.warnings,
+            "warnings": info.warnings + report.warnings,
             "load_seconds": info.load_seconds,
             "first_inference_seconds": report.first_inference_seconds,
             "protocol_used": report.protocol,

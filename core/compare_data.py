@@ -22,6 +22,7 @@ from .catalog import LadderMember, known_depth
 from .errors import InputError
 from .report import write_atomic, write_json_atomic
 from .requests import Protocol
+from .safe_files import read_json
 
 SCHEMA = "sizelab-compare/1"
 SWEEP_AXES = ("seq_len", "batch_size")
@@ -239,15 +240,27 @@ def agreement(a: list[str], b: list[str]) -> float | None:
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of the points no other point beats, by increasing x.
+    """Indices of the points no other point beats, by increasing x (then y), in O(n log n).
 
     Lower x (latency) and higher y (quality) are better; a point is beaten when another one is at
-    least as good on both and strictly better on one.
+    least as good on both and strictly better on one. One sweep by increasing x: among the points
+    of one x only those of the highest y can stand, and only above the best y of every faster point.
+    (Comparing every pair took minutes on a saved run of 20,000 rows.)
     """
-    def beaten(x, y):
-        return any(x2 <= x and y2 >= y and (x2 < x or y2 > y) for x2, y2 in points)
-
-    return sorted((i for i, (x, y) in enumerate(points) if not beaten(x, y)), key=lambda i: points[i])
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front: list[int] = []
+    best_faster = float("-inf")  # the best y among points of a strictly smaller x
+    start = 0
+    while start < len(order):
+        x, top = points[order[start]]
+        end = start
+        while end < len(order) and points[order[end]][0] == x:
+            end += 1
+        if top > best_faster:  # ties with the group's top are not beaten by each other
+            front += sorted((i for i in order[start:end] if points[i][1] == top), key=lambda i: (points[i], i))
+            best_faster = top
+        start = end
+    return front
 
 
 def frontier(rows: list[dict]) -> list[int]:
@@ -292,10 +305,7 @@ def save_csv(path: str | Path, run: dict, reference: int | None = None) -> Path:
 def load_run(path: str | Path) -> dict:
     """A run saved by save_run (or the CLI), checked to be one."""
     path = Path(path)
-    try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path.name} cannot be read: {exc}") from exc
+    run = read_json(path, path.name)  # a regular file, of bounded size and depth, or one clear line
     if not isinstance(run, dict) or run.get("schema") != SCHEMA or not isinstance(run.get("rows"), list):
         raise InputError(f"{path.name} is not a saved comparison (no {SCHEMA!r} schema).")
     try:  # the right schema but rows, request or figures of the wrong shape (edited by hand, or damaged)

@@ -5,9 +5,13 @@ progress when allowed), a local folder, and synthetic (a real architecture with 
 Model folders are only read: trust_remote_code is never passed, pickle weights need consent.
 """
 
+import contextlib
 import ctypes
 import gc
-import json
+import io
+import logging
+import stat
+import struct
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,8 +25,9 @@ from .cancel import CancelToken, Progress, no_progress
 from .catalog import ModelEntry
 from .errors import (Cancelled, ModelSourceError, OutOfMemoryError, SizeLabError, UnsafeModelError,
                      UnsupportedModelError)
-from .measure import MemorySampler, rss_bytes
+from .measure import MemorySampler, available_bytes, rss_bytes
 from .requests import LoadRequest
+from .safe_files import FileRefused, check_readable, open_regular, parse_json, read_json
 
 KINDS = ("sentence", "sequence-classification", "seq2seq")
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.tiktoken", "merges.txt"]
@@ -111,12 +116,140 @@ def return_freed_heap() -> None:
 
 def _read_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelSourceError(f"{path.name} in {path.parent} cannot be read: {exc}") from exc
+        data = read_json(path, f"{path.name} in {path.parent}")
+    except FileRefused as exc:  # a FIFO, a device, too big, too deep, not JSON, unreadable
+        raise ModelSourceError(str(exc)) from exc
     if not isinstance(data, dict):  # valid JSON, but null, a number or a list where settings belong
         raise ModelSourceError(f"{path.name} in {path.parent} is not a JSON object of settings.")
     return data
+
+
+# Sizes a config may give (under each family's name): whole numbers of at least 1.
+SIZE_FIELDS = ("vocab_size", "hidden_size", "d_model", "n_embd", "dim", "num_hidden_layers", "num_layers",
+               "num_decoder_layers", "encoder_layers", "decoder_layers", "n_layer", "n_layers",
+               "num_attention_heads", "num_heads", "encoder_attention_heads", "decoder_attention_heads", "n_head",
+               "n_heads", "intermediate_size", "d_ff", "d_kv", "encoder_ffn_dim", "decoder_ffn_dim", "hidden_dim",
+               "n_inner", "max_position_embeddings", "n_positions")
+LAYER_FIELDS = ("num_hidden_layers", "num_layers", "num_decoder_layers", "encoder_layers", "decoder_layers",
+                "n_layer", "n_layers")
+MAX_LAYERS = 1000  # the deepest published transformers have about 130; 100,000 took minutes to build
+
+
+def _first(config: dict, *keys, default=0) -> int:
+    return next((config[k] for k in keys if isinstance(config.get(k), int)), default)
+
+
+def estimate_parameters(config: dict) -> int:
+    """Parameters a transformer config asks for, from its sizes alone (before anything is allocated).
+
+    Embeddings (vocabulary and positions) plus, per layer, attention (4 h^2) and the feed-forward
+    block (2 h x ffn); a decoder layer adds cross-attention (4 h^2). Close enough to refuse a
+    memory bomb, not a parameter count to show.
+    """
+    h = _first(config, "hidden_size", "d_model", "n_embd", "dim", default=768)
+    ffn = _first(config, "intermediate_size", "d_ff", "encoder_ffn_dim", "hidden_dim", "n_inner", default=4 * h)
+    layers = _first(config, "num_hidden_layers", "num_layers", "encoder_layers", "n_layer", "n_layers", default=12)
+    decoder = _first(config, "decoder_layers", "num_decoder_layers")
+    positions = _first(config, "max_position_embeddings", "n_positions")
+    per_layer = 4 * h * h + 2 * h * ffn
+    return (config.get("vocab_size", 0) + positions) * h + layers * per_layer + decoder * (per_layer + 4 * h * h)
+
+
+def check_config(config: dict, where: str, bytes_per_parameter: int) -> None:
+    """Refuse, naming the field, sizes that are not whole numbers of at least 1, and a config that
+    would not fit in the memory available now."""
+    for key in SIZE_FIELDS:
+        if key not in config or config[key] is None:
+            continue
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise UnsupportedModelError(f"{where}: {key} must be a whole number of at least 1, not {value!r}.")
+        if key in LAYER_FIELDS and value > MAX_LAYERS:
+            raise UnsupportedModelError(f"{where}: {key} is {value:,}; more than {MAX_LAYERS:,} layers is not a model "
+                                        "this app can build.")
+    needed = estimate_parameters(config) * bytes_per_parameter
+    available = available_bytes()
+    if needed > available:
+        raise OutOfMemoryError(
+            f"for {where}: its sizes ask for about {needed / 2**30:,.1f} GiB of weights and "
+            f"{available / 2**30:,.1f} GiB is available; nothing was allocated")
+
+
+def _check_entries(folder: Path) -> None:
+    """Every file transformers might open is a regular file we can read: a FIFO blocks its reader
+    forever, a device never ends, and an unreadable file must not read as "not found"."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:  # mode 000, a folder we may not list
+        raise ModelSourceError(f"Cannot read {folder} ({'permission denied' if isinstance(exc, PermissionError) else exc.strerror}).") from exc
+    for path in entries:
+        try:
+            mode = path.stat().st_mode
+        except OSError:  # a dangling link: transformers treats it as absent, and so do we
+            continue
+        if not stat.S_ISDIR(mode):
+            try:
+                check_readable(path, f"{path.name} in {folder}")
+            except FileRefused as exc:
+                raise ModelSourceError(str(exc)) from exc
+
+
+FLOAT_DTYPES = ("F32", "F16", "BF16", "F64")
+MAX_SAFETENSORS_HEADER = 100 * 2**20  # the format's own limit
+
+
+def check_safetensors_dtypes(path: Path) -> None:
+    """Refuse weights stored as integers where the model has floating-point parameters.
+
+    transformers casts an int32 tensor to float without a word, so an int32 checkpoint loads as
+    garbage. Only the header is read (8 bytes of length, then JSON). Integer buffers such as
+    position_ids are allowed: only *.weight and *.bias must be floating point.
+    """
+    name = f"{path.name} in {path.parent}"
+    try:
+        with open_regular(path, name) as handle:
+            head = handle.read(8)
+            size = struct.unpack("<Q", head)[0] if len(head) == 8 else -1
+            if not 0 < size <= MAX_SAFETENSORS_HEADER:
+                return  # not a safetensors file: the loader says so in its own words
+            header = parse_json(handle.read(size), name, max_depth=4)
+    except FileRefused as exc:
+        raise ModelSourceError(str(exc)) from exc
+    if not isinstance(header, dict):
+        return
+    for key, tensor in header.items():
+        dtype = tensor.get("dtype") if isinstance(tensor, dict) else None
+        if key.endswith((".weight", ".bias")) and isinstance(dtype, str) and dtype not in FLOAT_DTYPES:
+            raise UnsupportedModelError(
+                f"{name} stores {key} as {dtype}; the model needs floating-point weights ({', '.join(FLOAT_DTYPES)}).")
+
+
+class LibraryOutput:
+    """What transformers logs while it works (a load report can be 20 lines), kept instead of printed:
+    an error stays one line, and the CLI's --verbose prints this text in full."""
+
+    def __init__(self) -> None:
+        self.buffer = io.StringIO()
+
+    @contextlib.contextmanager
+    def capture(self):
+        from transformers.utils import logging as hf_logging
+
+        handler = logging.StreamHandler(self.buffer)
+        hf_logging.disable_default_handler()
+        hf_logging.add_handler(handler)
+        try:
+            yield self
+        except SizeLabError as exc:
+            exc.details = self.text
+            raise
+        finally:
+            hf_logging.remove_handler(handler)
+            hf_logging.enable_default_handler()
+
+    @property
+    def text(self) -> str:
+        return self.buffer.getvalue()
 
 
 def check_folder(folder: Path, allow_pickle: bool) -> bool:
@@ -127,10 +260,17 @@ def check_folder(folder: Path, allow_pickle: bool) -> bool:
         raise ModelSourceError(f"{folder} cannot be read: {exc.strerror}.") from exc
     if not is_folder:
         raise ModelSourceError(f"{folder} is not a folder.")
+    _check_entries(folder)
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise ModelSourceError(f"{folder} is not a transformers checkpoint: it has no config.json.")
     config = _read_json(config_path)
+    for path in folder.glob("*.json"):  # the ones the Python side of transformers parses: bounded depth
+        if path.name != "config.json" and path.is_file():
+            try:
+                read_json(path, f"{path.name} in {folder}")
+            except FileRefused as exc:
+                raise ModelSourceError(str(exc)) from exc
     tokenizer_config = folder / "tokenizer_config.json"
     remote = "auto_map" in config or (tokenizer_config.is_file() and "auto_map" in _read_json(tokenizer_config))
     if remote:
@@ -265,9 +405,18 @@ def _auto_class(task: str, config):
 
 def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
     """(kind, model, tokenizer, warnings) from a checkpoint folder; never runs its code."""
+    has_safetensors = check_folder(folder, request.allow_pickle)
+    dtype = torch.float32 if request.variant.int8 else derive.DTYPES[request.variant.precision]
+    check_config(_read_json(folder / "config.json"), f"{folder.name}/config.json", dtype.itemsize)
+    for weights in folder.glob("*.safetensors"):
+        check_safetensors_dtypes(weights)
+    with LibraryOutput().capture():
+        return _from_checked_folder(folder, request, progress, has_safetensors, dtype)
+
+
+def _from_checked_folder(folder: Path, request: LoadRequest, progress: Progress, has_safetensors: bool, dtype):
     from transformers import AutoConfig, AutoTokenizer
 
-    has_safetensors = check_folder(folder, request.allow_pickle)
     try:
         config = AutoConfig.from_pretrained(folder)
     except Exception as exc:  # ValueError, KeyError, OSError, huggingface_hub's StrictDataclassError (a field's type)
@@ -286,7 +435,6 @@ def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
     except Exception as exc:  # the tokenizers library raises a bare Exception here
         raise ModelSourceError(f"The tokenizer in {folder.name} cannot encode text (damaged?): {exc}") from exc
     progress(None, "Reading weights")
-    dtype = torch.float32 if request.variant.int8 else derive.DTYPES[request.variant.precision]
     try:
         model, loading_info = auto.from_pretrained(
             folder, config=config, dtype=dtype, use_safetensors=has_safetensors, output_loading_info=True)

@@ -142,3 +142,8 @@ def cuda_memory(device) -> dict | None:
         "cuda_reserved": torch.cuda.memory_reserved(device),
         "cuda_peak_allocated": torch.cuda.max_memory_allocated(device),
     }
+
+
+def available_bytes() -> int:
+    """Memory that can be had now without swapping (the kernel's MemAvailable), in bytes."""
+    return psutil.virtual_memory().available

@@ -115,6 +115,20 @@ def _tokenize(loaded: LoadedModel, texts: list[str], prefix: str = ""):
     return encoded.to(loaded.device), truncations
 
 
+NON_FINITE = ("The model's outputs are not finite numbers (NaN or infinity): its weights are damaged, "
+              "or overflow in this precision. Scores are meaningless; JSON files show them as null.")
+
+
+def new_token_limit(loaded: LoadedModel) -> int | None:
+    """How many tokens a translator's decoder can generate: its learned or sinusoidal positions
+    (Marian: max_position_embeddings); None where positions are relative (T5) and unbounded.
+    Past it, generate() ended in an IndexError after minutes."""
+    if loaded.kind != "seq2seq":
+        return None
+    limit = getattr(getattr(loaded.model, "config", None), "max_position_embeddings", None)
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
 CPU_ALLOCATOR_FAILED = "can't allocate memory"
 
 
@@ -158,6 +172,8 @@ def classify(loaded: LoadedModel, texts: list[str]) -> ClassificationResult:
                 predictions.append(Prediction(max(scores, key=scores.get), scores))
     tokens = encoded["attention_mask"].sum(dim=1).tolist()
     warnings = [t.describe() for t in truncations if t]
+    if not bool(torch.isfinite(logits).all()):
+        warnings.append(NON_FINITE)
     return ClassificationResult(predictions, timer.seconds, tokens, truncations, warnings)
 
 
@@ -226,6 +242,13 @@ def translate(loaded: LoadedModel, text: str, max_new_tokens: int = 64, num_beam
         raise InputError("Max new tokens must be 1-4096 and beams 1-16.")
     text = clean_text(text)
     cancel = cancel or CancelToken()
+    capped = []
+    limit = new_token_limit(loaded)
+    if limit and max_new_tokens > limit:
+        capped.append(f"Generated at most {limit} new tokens, not {max_new_tokens}: "
+                      f"the model's decoder has {limit} positions.")
+        max_new_tokens = limit
+        min_new_tokens = min(min_new_tokens, limit) if min_new_tokens is not None else None
     timer = PhaseTimer(loaded.sync)
     streamer = None
     with guard_memory(f"translating with {loaded.entry.name}"):
@@ -251,6 +274,6 @@ def translate(loaded: LoadedModel, text: str, max_new_tokens: int = 64, num_beam
         on_text(translation, translation, len(ids))
     ttft = streamer.first_token_at - started if streamer and streamer.first_token_at else None
     truncation = truncations[0]
-    warnings = [truncation.describe()] if truncation else []
+    warnings = ([truncation.describe()] if truncation else []) + capped
     return TranslationResult(translation, len(ids), timer.seconds, ttft,
                              int(encoded["attention_mask"].sum()), truncation, warnings)

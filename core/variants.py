@@ -45,18 +45,51 @@ class Variant:
 
     @classmethod
     def parse(cls, text: str) -> "Variant":
-        """Parse the CLI form: comma-separated words, e.g. "fp16", "int8,L3", "bf16,layers=2"."""
-        precision, int8, layers = "fp32", False, None
-        for word in filter(None, (w.strip().lower() for w in text.split(","))):
-            if word in PRECISIONS:
-                precision = word
-            elif word == "int8":
-                int8 = True
-            elif word.startswith(("l", "layers=")):
-                number = word.removeprefix("layers=").removeprefix("l")
-                if not number.isdigit():
-                    raise InputError(f"Cannot read layers from {word!r}; write e.g. L3 or layers=3.")
-                layers = int(number)
-            else:
-                raise InputError(f"Unknown variant part {word!r}; use fp32/fp16/bf16, int8, L<k>.")
-        return cls(precision=precision, int8=int8, layers=layers)
+        """Parse the CLI form: comma-separated words, e.g. "fp16", "int8,L3", "bf16,layers=2".
+
+        Each word sets one field (PARTS says which and how); two words that set the same field
+        differently ("fp16,bf16", "L2,L1") contradict each other and are refused, not resolved.
+        """
+        fields: dict[str, tuple[str, object]] = {}  # field -> (the word that set it, its value)
+        for word in filter(None, (w.strip() for w in text.split(","))):
+            field, value = _read_part(word)
+            if field in fields and fields[field][1] != value:
+                raise InputError(f"Variant parts {fields[field][0]!r} and {word!r} contradict each other "
+                                 f"(both set the {PART_NAMES[field]}); keep one.")
+            fields[field] = (word, value)
+        try:
+            return cls(**{field: value for field, (_word, value) in fields.items()})
+        except InputError as exc:
+            words = ",".join(word for word, _value in fields.values())
+            raise InputError(f"Variant {words!r}: {exc}") from exc
+
+
+def _precision(word: str):
+    return word if word in PRECISIONS else None
+
+
+def _int8(word: str):
+    return True if word == "int8" else None
+
+
+def _layers(word: str):
+    number = word[len("layers="):] if word.startswith("layers=") else word[1:] if word[:1] == "l" else None
+    if number is None or not number.isascii() or not number.isdigit():
+        return None
+    return int(number)  # 0 is refused by Variant itself, with the part named
+
+
+# One reader per kind of part: it returns the field's value for a word of its kind, else None.
+# A new lever (a runtime, say) is one more reader here and one more field on Variant.
+PARTS = {"precision": _precision, "int8": _int8, "layers": _layers}
+PART_NAMES = {"precision": "precision", "int8": "int8 quantization", "layers": "layers kept"}
+
+
+def _read_part(word: str) -> tuple[str, object]:
+    lowered = word.lower()
+    for field, read in PARTS.items():
+        value = read(lowered)
+        if value is not None:
+            return field, value
+    raise InputError(f"Unknown variant part {word!r}; use fp32, fp16, bf16, int8 or L<k> (layers kept), "
+                     "comma-separated.")
