@@ -69,7 +69,8 @@ class Variant:
         for word in filter(None, (w.strip().lower() for w in text.split(","))):
             if word in RUNTIME_WORDS:
                 if runtime not in (None, RUNTIME_WORDS[word]):
-                    raise InputError(f"A variant runs on one runtime; {text!r} names {runtime} and {RUNTIME_WORDS[word]}.")
+                    raise InputError(f"A variant runs on one runtime; {text!r} names "
+                                     f"{runtime} and {RUNTIME_WORDS[word]}.")
                 runtime = RUNTIME_WORDS[word]
             elif word in PRECISIONS:
                 precision = word

@@ -21,16 +21,20 @@ class RuntimeSpec:
     modules: tuple[str, ...]  # import names that must be installed
     int8_modules: tuple[str, ...]  # and these for its int8
     extra: str  # pip extra of model-size-lab
-    int8_method: str  # how its int8 is made, for labels and reports
+    int8_method: str  # how its int8 is made, for reports
+    int8_label: str  # the same, short, for the int8 check box
 
 
 SPECS = {
     "torch": RuntimeSpec("torch", "PyTorch eager", ("torch",), (), "",
-                         "dynamic int8 of Linear layers (torch.ao, per-tensor weights)"),
+                         "dynamic int8 of Linear layers (torch.ao, per-tensor weights)",
+                         "int8 (dynamic, Linear layers)"),
     "onnxruntime": RuntimeSpec("onnxruntime", "ONNX Runtime", ("onnx", "onnxruntime"), (), "onnx",
-                               "dynamic int8 (QInt8 weights, per-channel) after transformer fusion"),
+                               "dynamic int8 (QInt8 weights, per-channel) after transformer fusion",
+                               "int8 (dynamic, QInt8 per-channel)"),
     "openvino": RuntimeSpec("openvino", "OpenVINO", ("openvino",), ("nncf",), "openvino",
-                            "post-training int8 (NNCF, calibrated on the sentiment training texts)"),
+                            "post-training int8 (NNCF, calibrated on the sentiment training texts)",
+                            "int8 (NNCF post-training, calibrated)"),
 }
 DISTRIBUTIONS = {"torch": "torch", "onnx": "onnx", "onnxruntime": "onnxruntime", "openvino": "openvino",
                  "nncf": "nncf"}

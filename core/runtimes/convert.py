@@ -282,7 +282,8 @@ def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_le
     require(runtime, variant.int8, kind, request.device)
     names = input_names(model, tokenizer)
     parts = {"model": request.entry.id, "source": request.entry.source, "ref": request.entry.ref,
-             "layers": variant.layers, "depth": derive.depth(model), "precision": variant.precision, "int8": variant.int8,
+             "layers": variant.layers, "depth": derive.depth(model), "precision": variant.precision,
+             "int8": variant.int8,
              "runtime": runtime, "versions": versions(), "torch": torch.__version__,
              "transformers": transformers.__version__, "inputs": names} | _source_parts(request, origin)
     if variant.int8 and runtime == "openvino":
