@@ -281,18 +281,18 @@ def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_le
     spec = SPECS[runtime]
     require(runtime, variant.int8, kind, request.device)
     names = input_names(model, tokenizer)
+    depth = derive.depth(model)  # layers kept: "L6" of six and "all layers" are the same file
     parts = {"model": request.entry.id, "source": request.entry.source, "ref": request.entry.ref,
-             "layers": variant.layers, "depth": derive.depth(model), "precision": variant.precision,
-             "int8": variant.int8,
+             "depth": depth, "int8": variant.int8,
              "runtime": runtime, "versions": versions(), "torch": torch.__version__,
              "transformers": transformers.__version__, "inputs": names} | _source_parts(request, origin)
     if variant.int8 and runtime == "openvino":
         parts["calibration"] = CALIBRATION_TEXTS
     make, start = CONVERTERS[runtime]
     # The file is the same for fp32 and bf16 OpenVINO rows (the hint is applied when compiling).
-    file_variant = variant.__class__(precision="fp32", int8=variant.int8, layers=variant.layers, runtime=runtime)
-    digest = cache.key(parts | {"precision": file_variant.precision})
-    final = cache.entry_dir(f"{request.entry.id.split('/', 1)[-1]}-{file_variant.label()}", digest)
+    file_label = f"{variant.label().split()[0]} {'int8' if variant.int8 else 'fp32'} L{depth}"
+    digest = cache.key(parts)
+    final = cache.entry_dir(f"{request.entry.id.split('/', 1)[-1]}-{file_label}", digest)
     found = cache.read(final)
     reused = "reused from the cache" if found is not None else "converted now"
     started = time.perf_counter()
@@ -302,8 +302,8 @@ def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_le
                 files, report = make(model, names, _example(tokenizer, names), staging.path, variant, tokenizer,
                                      max_length, cancel, progress)
                 found = staging.commit({
-                    "model": request.entry.id, "model_name": request.entry.name, "variant": file_variant.to_dict(),
-                    "label": file_variant.label(), "runtime": runtime, "runtime_version": version(runtime),
+                    "model": request.entry.id, "model_name": request.entry.name, "label": file_label,
+                    "layers": depth, "int8": variant.int8, "runtime": runtime, "runtime_version": version(runtime),
                     "versions": versions(), "files": files, "inputs": list(names), "report": report,
                     "conversion_seconds": round(time.perf_counter() - started, 2)})
         except (SizeLabError, MemoryError, torch.OutOfMemoryError):

@@ -100,7 +100,9 @@ def test_conversion_is_cached_listed_and_removable(bert_dir, capsys):
     assert "reused from the cache" in again.info.derivation[-1]
     assert again.info.runtime["cache"] == first.info.runtime["cache"]
     [entry] = cache.entries()
-    assert entry.meta["label"] == "ort fp32" and entry.bytes > 0
+    assert entry.meta["label"] == "ort fp32 L2" and entry.bytes > 0
+    load_model(LoadRequest(folder(bert_dir), Variant.parse("ort,L2")))  # all layers, named: the same file
+    assert len(cache.entries()) == 1
     assert main(["runtimes", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [c["name"] for c in listed["converted"]] == [entry.name]
