@@ -58,6 +58,8 @@ def check_supported(device_id: str, variant: Variant) -> None:
 
 def advise(device: DeviceInfo, variant: Variant, flags: frozenset[str] | None = None) -> list[str]:
     """Warnings about slow or impossible paths for this variant on this device."""
+    if variant.runtime != "torch":
+        return _runtime_notes(variant, cpu_flags() if flags is None else flags)
     notes = []
     if variant.int8 and device.kind != "cpu":
         notes.append("int8 dynamic quantization runs on the CPU only.")
@@ -77,4 +79,15 @@ def advise(device: DeviceInfo, variant: Variant, flags: frozenset[str] | None = 
             notes.append("This GPU's tensor cores run fp16/bf16 much faster than fp32.")
     elif device.kind == "mps" and variant.precision == "bf16":
         notes.append("bf16 on MPS needs macOS 14 or newer.")
+    return notes
+
+
+def _runtime_notes(variant: Variant, flags: frozenset[str]) -> list[str]:
+    """ONNX Runtime and OpenVINO rows run on the CPU; what this CPU lacks for them."""
+    notes = []
+    if variant.precision == "bf16" and not flags & {"avx512_bf16", "amx_bf16"}:
+        notes.append("OpenVINO runs bf16 only where the CPU has AVX512-BF16 or AMX; this one has neither, "
+                     "so the bf16 hint falls back to f32.")
+    if variant.int8 and not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}:
+        notes.append("This CPU has no VNNI (int8 dot products): int8 speeds up less here than on one that has it.")
     return notes

@@ -5,6 +5,7 @@
     sizelab-cli bench [model options] [--batch B --seq-len L ...] [--out report.json]
     sizelab-cli train-head
     sizelab-cli compare (--ladder ID | --member SPEC ...) [--batch B --seq-len L ...] [--out run.json]
+    sizelab-cli runtimes [--remove NAME | --clear] [--json]
 """
 
 import argparse
@@ -33,7 +34,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=("classification", "translation"),
                         help="task for --folder/--hub (default classification)")
     parser.add_argument("--variant", default=Variant(), type=_variant,
-                        help="e.g. fp32, fp16, bf16, int8, int8,L3 (layers kept)")
+                        help="e.g. fp32, fp16, bf16, int8, int8,L3 (layers kept), ort,int8 or ov,bf16 (runtime)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     parser.add_argument("--allow-pickle", action="store_true",
@@ -330,6 +331,37 @@ def _quiet_broken_pipe() -> int:
     return 128 + signal.SIGPIPE  # 141, what a shell reports for a tool ended by SIGPIPE
 
 
+def cmd_runtimes(args) -> int:
+    from . import runtimes
+    from .runtimes import cache
+    from .variants import RUNTIMES
+
+    if args.remove or args.clear:
+        for name in cache.remove(None if args.clear else args.remove):
+            print(f"removed {name}")
+        return 0
+    found = cache.entries()
+    if args.json:
+        print(json.dumps({"runtimes": [{"runtime": r, "installed": runtimes.installed(r),
+                                        "int8": runtimes.installed(r, int8=True), "version": runtimes.version(r),
+                                        "install": runtimes.install_hint(r)} for r in RUNTIMES],
+                          "cache": str(cache.cache_root()),
+                          "converted": [{"name": e.name, "bytes": e.bytes} | e.meta for e in found]}, indent=2))
+        return 0
+    for runtime in RUNTIMES:
+        spec = runtimes.SPECS[runtime]
+        if runtimes.installed(runtime):
+            int8 = "" if runtimes.installed(runtime, int8=True) else f" (int8 needs {', '.join(spec.int8_modules)})"
+            print(f"{spec.title:<14} {runtimes.version(runtime)}{int8}")
+        else:
+            print(f"{spec.title:<14} not installed: {runtimes.install_hint(runtime)}")
+    total = sum(e.bytes for e in found)
+    print(f"\nConverted models in {cache.cache_root()}: {len(found)}, {total / 2**20:.1f} MiB")
+    for e in found:
+        print(f"  {e.name}  {e.bytes / 2**20:7.1f} MiB  {e.meta.get('model_name', '?')} [{e.meta.get('label', '?')}]")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sizelab-cli", description="Model Size Lab, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -385,6 +417,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --out and --csv if they exist")
     _verbose_option(p)
     p.set_defaults(func=cmd_compare)
+    p = sub.add_parser("runtimes", help="list runtimes (torch, ONNX Runtime, OpenVINO) and converted models")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--remove", metavar="NAME", help="delete one converted model (a name from the list)")
+    which.add_argument("--clear", action="store_true", help="delete every converted model")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runtimes)
     return parser
 
 

@@ -153,6 +153,7 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
             "layers": info.layers,
             "layers_full": info.layers_full,
             "warnings": info.warnings + report.warnings,
+            "runtime": info.runtime,  # runtime, version, quantization, precision hint; {} for torch
             "load_seconds": info.load_seconds,
             "first_inference_seconds": report.first_inference_seconds,
             "protocol_used": report.protocol,

@@ -10,7 +10,7 @@ import psutil
 import torch
 import transformers
 
-from . import __version__, devices
+from . import __version__, devices, runtimes
 
 
 def git_revision() -> str | None:
@@ -37,6 +37,7 @@ def environment(device: str = "cpu") -> dict:
         "python": sys.version.split()[0],
         "torch": str(torch.__version__),  # a TorchVersion otherwise: unpickling it would import torch
         "transformers": transformers.__version__,
+        "runtimes": runtimes.versions(),  # onnx, onnxruntime, openvino, nncf: None where not installed
         "device": device,
         "devices": [d.__dict__ for d in devices.list_devices()],
         "threads": torch.get_num_threads(),

@@ -53,6 +53,7 @@ class ModelInfo:
     rss_after_load: int = 0
     rss_peak_load: int = 0
     max_length: int = 512
+    runtime: dict = field(default_factory=dict)  # a converted model's runtime, version, hint, cache (core.runtimes)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -406,7 +407,8 @@ def _auto_class(task: str, config):
 def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
     """(kind, model, tokenizer, warnings) from a checkpoint folder; never runs its code."""
     has_safetensors = check_folder(folder, request.allow_pickle)
-    dtype = torch.float32 if request.variant.int8 else derive.DTYPES[request.variant.precision]
+    torch_fp32 = request.variant.int8 or request.variant.runtime != "torch"  # other runtimes convert from fp32
+    dtype = torch.float32 if torch_fp32 else derive.DTYPES[request.variant.precision]
     check_config(_read_json(folder / "config.json"), f"{folder.name}/config.json", dtype.itemsize)
     for weights in folder.glob("*.safetensors"):
         check_safetensors_dtypes(weights)
@@ -510,6 +512,9 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
     cancel = cancel or CancelToken()
     variant = request.variant
     devices.check_supported(request.device, variant)
+    if variant.runtime != "torch":  # before any work: a runtime that is not installed is one clear line
+        from .runtimes import require
+        require(variant.runtime, variant.int8, device=request.device)
     device_info = devices.find_device(request.device)
     device = torch.device(request.device)
     devices.set_threads(request.threads)
@@ -526,15 +531,20 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
             if variant.layers is not None and variant.layers < layers_full:
                 derivation.append(f"kept the bottom {variant.layers} of {layers_full} layers")
             params_total, params_non_embedding = derive.count_parameters(model)
+            layers_kept = derive.depth(model)
             model.eval()
             dtype = derive.DTYPES[variant.precision]
-            if next(model.parameters()).dtype != dtype:
+            if variant.runtime != "torch":  # another runtime runs a converted copy of the fp32 model
+                from .runtimes.convert import convert
+                model = convert(model, kind, tokenizer, request, origin, _max_length(model, tokenizer),
+                                derivation, cancel, progress)
+            elif next(model.parameters()).dtype != dtype:
                 progress(0.7, f"Casting to {variant.precision}")
                 model.to(dtype)
-            if variant.precision != "fp32":
+            if variant.precision != "fp32" and variant.runtime == "torch":
                 derivation.append(f"cast to {variant.precision}")
             cancel.check()
-            if variant.int8:
+            if variant.int8 and variant.runtime == "torch":
                 progress(0.8, "Quantizing Linear layers to int8")
                 model = derive.quantize_int8(model)
                 derivation.append("dynamic int8 quantization of Linear layers (torch.ao)")
@@ -549,11 +559,12 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
         return_freed_heap()
         info = ModelInfo(
             params_total=params_total, params_non_embedding=params_non_embedding,
-            weight_bytes=derive.weight_bytes(model), layers=derive.depth(model),
+            weight_bytes=getattr(model, "file_bytes", None) or derive.weight_bytes(model), layers=layers_kept,
             layers_full=layers_full, derivation=derivation,
             warnings=warnings + devices.advise(device_info, variant), origin=origin,
             load_seconds=time.perf_counter() - started, rss_before_load=rss_before,
-            rss_after_load=rss_bytes(), rss_peak_load=rss_peak, max_length=_max_length(model, tokenizer))
+            rss_after_load=rss_bytes(), rss_peak_load=rss_peak, max_length=_max_length(model, tokenizer),
+            runtime=getattr(model, "conversion", {}))
         progress(1.0, "Loaded")
         return LoadedModel(request=request, kind=kind, model=model, tokenizer=tokenizer, device=device,
                            labels=tuple(labels), info=info)

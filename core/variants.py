@@ -1,4 +1,4 @@
-"""Variants: the levers of model size (precision, int8, layers kept), as immutable specs.
+"""Variants: the levers of model size (precision, int8, layers kept, runtime), as immutable specs.
 
 No torch here; core.derive applies a Variant to a real model.
 """
@@ -8,15 +8,27 @@ from dataclasses import dataclass
 from .errors import InputError
 
 PRECISIONS = ("fp32", "fp16", "bf16")
+RUNTIMES = ("torch", "onnxruntime", "openvino")
+# The short words of the CLI form and of labels; "torch" has none in labels (labels stay as before).
+RUNTIME_WORDS = {"torch": "torch", "ort": "onnxruntime", "onnxruntime": "onnxruntime",
+                 "ov": "openvino", "openvino": "openvino"}
+RUNTIME_SHORT = {"torch": "", "onnxruntime": "ort", "openvino": "ov"}
+# What each runtime row can be asked for: ONNX Runtime's bf16 CPU kernels are few, so fp32 only.
+RUNTIME_PRECISIONS = {"torch": PRECISIONS, "onnxruntime": ("fp32",), "openvino": ("fp32", "bf16")}
 
 
 @dataclass(frozen=True)
 class Variant:
-    """How to derive a smaller model from a checkpoint. layers=None keeps every layer."""
+    """How to derive a smaller model from a checkpoint. layers=None keeps every layer.
+
+    runtime: what runs it, torch (eager) or a converted copy in ONNX Runtime or OpenVINO
+    (core.runtimes); precision and int8 then mean that runtime's own fp32/bf16 and int8.
+    """
 
     precision: str = "fp32"
     int8: bool = False
     layers: int | None = None
+    runtime: str = "torch"
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -25,15 +37,21 @@ class Variant:
             raise InputError("int8 quantizes fp32 Linear layers; choose fp32 with int8.")
         if self.layers is not None and (isinstance(self.layers, bool) or not isinstance(self.layers, int) or self.layers < 1):
             raise InputError(f"Layers kept must be a whole number of at least 1, not {self.layers!r}.")
+        if self.runtime not in RUNTIMES:
+            raise InputError(f"Unknown runtime {self.runtime!r}; choose one of {', '.join(RUNTIMES)}.")
+        if self.precision not in RUNTIME_PRECISIONS[self.runtime]:
+            raise InputError(f"{self.runtime} rows run {' or '.join(RUNTIME_PRECISIONS[self.runtime])} "
+                             f"(and int8), not {self.precision}.")
 
     def label(self, total_layers: int | None = None) -> str:
-        parts = ["int8" if self.int8 else self.precision]
+        parts = [RUNTIME_SHORT[self.runtime]] if self.runtime != "torch" else []
+        parts.append("int8" if self.int8 else self.precision)
         if self.layers is not None:
             parts.append(f"L{self.layers}" + (f"/{total_layers}" if total_layers else ""))
         return " ".join(parts)
 
     def to_dict(self) -> dict:
-        return {"precision": self.precision, "int8": self.int8, "layers": self.layers}
+        return {"precision": self.precision, "int8": self.int8, "layers": self.layers, "runtime": self.runtime}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Variant":
@@ -41,6 +59,7 @@ class Variant:
             precision=data.get("precision", "fp32"),
             int8=bool(data.get("int8", False)),
             layers=data.get("layers"),
+            runtime=data.get("runtime", "torch"),  # saved before runtimes existed: torch
         )
 
     @classmethod
@@ -72,6 +91,10 @@ def _int8(word: str):
     return True if word == "int8" else None
 
 
+def _runtime(word: str):
+    return RUNTIME_WORDS.get(word)
+
+
 def _layers(word: str):
     number = word[len("layers="):] if word.startswith("layers=") else word[1:] if word[:1] == "l" else None
     if number is None or not number.isascii() or not number.isdigit():
@@ -81,8 +104,8 @@ def _layers(word: str):
 
 # One reader per kind of part: it returns the field's value for a word of its kind, else None.
 # A new lever (a runtime, say) is one more reader here and one more field on Variant.
-PARTS = {"precision": _precision, "int8": _int8, "layers": _layers}
-PART_NAMES = {"precision": "precision", "int8": "int8 quantization", "layers": "layers kept"}
+PARTS = {"precision": _precision, "int8": _int8, "layers": _layers, "runtime": _runtime}
+PART_NAMES = {"precision": "precision", "int8": "int8 quantization", "layers": "layers kept", "runtime": "runtime"}
 
 
 def _read_part(word: str) -> tuple[str, object]:
@@ -91,5 +114,5 @@ def _read_part(word: str) -> tuple[str, object]:
         value = read(lowered)
         if value is not None:
             return field, value
-    raise InputError(f"Unknown variant part {word!r}; use fp32, fp16, bf16, int8 or L<k> (layers kept), "
-                     "comma-separated.")
+    raise InputError(f"Unknown variant part {word!r}; use fp32, fp16, bf16, int8, L<k> (layers kept) or a "
+                     "runtime (torch, ort, ov), comma-separated.")

@@ -8,11 +8,12 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QInputDialog, QLabel, QProgressBar, QPushButton, QSpinBox, QVBoxLayout)
 
+from core import runtimes
 from core.advisor import DeviceInfo, advise, cpu_device
 from core.catalog import Catalog, ModelEntry, is_cached, known_depth
 from core.errors import SizeLabError
 from core.requests import LoadRequest
-from core.variants import PRECISIONS, Variant
+from core.variants import PRECISIONS, RUNTIME_PRECISIONS, Variant
 
 OPEN_FOLDER = "__open_folder__"
 HUB_ID = "__hub_id__"
@@ -71,6 +72,15 @@ class ModelPanel(QGroupBox):
         self.modelCombo = QComboBox(objectName="modelCombo")
         self.modelCombo.setMinimumContentsLength(24)
         self.modelCombo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.runtimeCombo = QComboBox(objectName="runtimeCombo")
+        for runtime in runtimes.available():  # only what is installed here
+            self.runtimeCombo.addItem(runtimes.SPECS[runtime].title, runtime)
+        missing = runtimes.missing_note()
+        self.runtimeCombo.setToolTip("What runs the model. ONNX Runtime and OpenVINO convert it at the first load "
+                                     "and keep the result (sizelab-cli runtimes lists and removes it).")
+        self.runtimeHint = QLabel(f"Not installed: {missing}" if missing else "", objectName="runtimeHint",
+                                  wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.runtimeHint.setVisible(bool(missing))
         self.precisionCombo = QComboBox(objectName="precisionCombo")
         self.precisionCombo.addItems(PRECISIONS)
         self.int8Check = QCheckBox("int8 (dynamic, Linear layers)", objectName="int8Check")
@@ -108,6 +118,8 @@ class ModelPanel(QGroupBox):
         form = QFormLayout()
         form.addRow("Task", self.taskCombo)
         form.addRow("Model", self.modelCombo)
+        form.addRow("Runtime", self.runtimeCombo)
+        form.addRow("", self.runtimeHint)
         form.addRow("Precision", self.precisionCombo)
         form.addRow("", self.int8Check)
         form.addRow("Layers kept", layers)
@@ -131,6 +143,7 @@ class ModelPanel(QGroupBox):
         for widget in (self.precisionCombo, self.deviceCombo):
             widget.currentIndexChanged.connect(self._on_selection_changed)
         self.int8Check.toggled.connect(self._on_int8_toggled)
+        self.runtimeCombo.currentIndexChanged.connect(self._on_runtime_changed)
         self.layersSpin.valueChanged.connect(self._on_selection_changed)
         self.loadButton.clicked.connect(self._on_load_clicked)
         self.cancelButton.clicked.connect(self.cancelRequested)
@@ -234,7 +247,7 @@ class ModelPanel(QGroupBox):
         layers = self.layersSpin.value()
         keep_all = layers == ALL_LAYERS or (self._depth is not None and layers >= self._depth)
         return Variant(precision=self.precisionCombo.currentText(), int8=self.int8Check.isChecked(),
-                       layers=None if keep_all else layers)
+                       layers=None if keep_all else layers, runtime=self.runtimeCombo.currentData() or "torch")
 
     def _known_depth(self, entry: ModelEntry | None) -> int | None:
         if entry is None:
@@ -270,6 +283,28 @@ class ModelPanel(QGroupBox):
             except SizeLabError as exc:
                 self._fill_models()
                 self.show_error(str(exc))
+
+    @Slot(int)
+    def _on_runtime_changed(self, _index: int) -> None:
+        self._apply_runtime_limits()
+        self._on_selection_changed()
+
+    def _apply_runtime_limits(self) -> None:
+        """Offer only the precisions and the int8 this runtime has (e.g. ONNX Runtime: fp32 and int8)."""
+        runtime = self.runtimeCombo.currentData() or "torch"
+        allowed = RUNTIME_PRECISIONS[runtime]
+        for row, precision in enumerate(PRECISIONS):
+            self.precisionCombo.model().item(row).setEnabled(precision in allowed)
+        if self.precisionCombo.currentText() not in allowed:
+            self.precisionCombo.setCurrentText("fp32")
+        spec = runtimes.SPECS[runtime]
+        can_int8 = runtimes.installed(runtime, int8=True)
+        if not can_int8:
+            self.int8Check.setChecked(False)
+        self.int8Check.setEnabled(can_int8)
+        self.int8Check.setText(spec.int8_label)
+        self.int8Check.setToolTip(spec.int8_method if can_int8 else
+                                  f"int8 needs {', '.join(spec.int8_modules)}: {runtimes.install_hint(runtime)}")
 
     @Slot(bool)
     def _on_int8_toggled(self, checked: bool) -> None:
@@ -325,10 +360,11 @@ class ModelPanel(QGroupBox):
     # ------------------------------------------------------------ display
 
     def set_loading(self, loading: bool) -> None:
-        for widget in (self.taskCombo, self.modelCombo, self.precisionCombo, self.int8Check, self.layersSpin,
-                       self.deviceCombo, self.threadsSpin, self.allowPickleCheck, self.loadButton):
+        for widget in (self.taskCombo, self.modelCombo, self.runtimeCombo, self.precisionCombo, self.int8Check,
+                       self.layersSpin, self.deviceCombo, self.threadsSpin, self.allowPickleCheck, self.loadButton):
             widget.setEnabled(not loading)
         if not loading:
+            self._apply_runtime_limits()
             self.precisionCombo.setEnabled(not self.int8Check.isChecked())
         self.cancelButton.setEnabled(loading)
         if loading:
@@ -372,13 +408,22 @@ class ModelPanel(QGroupBox):
         rows = [("Variant", f"{summary.variant_label} on {summary.device}"),
                 ("Parameters", f"{fmt_count(info['params_total'])} total, "
                                f"{fmt_count(info['params_non_embedding'])} non-embedding"),
-                ("Weights", fmt_bytes(info["weight_bytes"]) + " (sum of tensor bytes)"),
+                ("Weights", fmt_bytes(info["weight_bytes"])
+                 + (" (the converted model's file)" if info.get("runtime") else " (sum of tensor bytes)")),
                 ("Layers", f"{info['layers']} of {info['layers_full']}"),
                 ("Load time", f"{info['load_seconds']:.2f} s"),
                 ("RSS", f"{fmt_bytes(info['rss_before_load'])} before, {fmt_bytes(info['rss_after_load'])} after load"),
                 ("Source", f"{summary.source}: {info['origin']}"),
                 ("License", summary.license or "see the model card"),
                 ("Derived", "; ".join(info["derivation"][1:]) or "as published")]
+        runtime = info.get("runtime")
+        if runtime:  # what runs it, its version, int8 format and precision hint (core.runtimes)
+            hint = f", precision hint {runtime['precision_hint']} (in force {runtime['precision_in_force']})" \
+                if runtime.get("precision_hint") else ""
+            rows.insert(1, ("Runtime", f"{runtime['title']} {runtime['version']}{hint}"
+                                       + (f"; {runtime['quantization']}" if runtime.get("quantization") else "")))
+            rows.append(("Converted model", f"{runtime['cache']} ({fmt_bytes(runtime['cache_bytes'])}, "
+                                            f"{runtime['reused']})"))
         self.card.setText(self._card_html(summary.name, "", rows, info["warnings"], summary.synthetic, "Loaded."))
 
     def _card_html(self, title, about, rows, warnings, synthetic, state) -> str:
