@@ -21,6 +21,8 @@ from .requests import Protocol  # noqa: F401 - defined with the other requests (
 from .stats import Stats
 from .tasks import guard_memory
 
+GENERATIVE = ("seq2seq", "causal-lm")  # each iteration is one generate() of protocol.new_tokens tokens
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -81,7 +83,7 @@ def bench_inputs(loaded: LoadedModel, protocol: Protocol) -> dict:
     rows = [prefix + ids[b * width:(b + 1) * width] + suffix for b in range(protocol.batch_size)]
     input_ids = torch.tensor(rows, dtype=torch.long)
     inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-    if "token_type_ids" in getattr(tokenizer, "model_input_names", ()) and loaded.kind != "seq2seq":
+    if "token_type_ids" in getattr(tokenizer, "model_input_names", ()) and loaded.kind not in GENERATIVE:
         inputs["token_type_ids"] = torch.zeros_like(input_ids)
     return {k: v.to(loaded.device) for k, v in inputs.items()}
 
@@ -89,9 +91,11 @@ def bench_inputs(loaded: LoadedModel, protocol: Protocol) -> dict:
 def _step(loaded: LoadedModel, inputs: dict, protocol: Protocol):
     """One unit of work, returned as a callable so the timed region holds nothing else."""
     model = loaded.model
-    if loaded.kind == "seq2seq":
+    if loaded.kind in GENERATIVE:
         n = protocol.new_tokens
-        return lambda: model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, num_beams=1, do_sample=False)
+        eos = model.generation_config.eos_token_id
+        pad = {"pad_token_id": eos[0] if isinstance(eos, list) else eos} if loaded.kind == "causal-lm" else {}
+        return lambda: model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, num_beams=1, do_sample=False, **pad)
     return lambda: model(**inputs)
 
 
@@ -141,7 +145,7 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
         rss_peak = sampler.peak
     stats = Stats.of(measured)
     batch, seq_len = inputs["input_ids"].shape
-    tokens_per_item = protocol.new_tokens if loaded.kind == "seq2seq" else seq_len
+    tokens_per_item = protocol.new_tokens if loaded.kind in GENERATIVE else seq_len
     memory = {
         "rss_before_load": loaded.info.rss_before_load,
         "rss_after_load": loaded.info.rss_after_load,

@@ -11,7 +11,7 @@ from . import paths
 from .errors import InputError, ModelSourceError
 from .variants import Variant
 
-TASKS = ("classification", "translation")
+TASKS = ("classification", "translation", "generation")
 SOURCES = ("bundled", "synthetic", "hub", "folder")
 
 

@@ -61,6 +61,8 @@ def flops_per_iteration(params_non_embedding: int, kind: str, batch: int, seq_le
     """
     if kind == "seq2seq":
         return 2 * (params_non_embedding / 2) * batch * (seq_len + new_tokens)
+    if kind == "causal-lm":  # the prompt once, then each new token through every weight
+        return 2 * params_non_embedding * batch * (seq_len + new_tokens)
     return 2 * params_non_embedding * batch * seq_len
 
 
