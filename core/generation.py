@@ -258,7 +258,8 @@ def _generation_config(model, settings: GenerationSettings, max_new_tokens: int)
         pad = eos[0] if isinstance(eos, list) else eos
     sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p} \
         if settings.do_sample else {"do_sample": False}
-    return GenerationConfig(max_new_tokens=max_new_tokens, min_new_tokens=settings.min_new_tokens,
+    minimum = min(settings.min_new_tokens, max_new_tokens) if settings.min_new_tokens is not None else None
+    return GenerationConfig(max_new_tokens=max_new_tokens, min_new_tokens=minimum,
                             eos_token_id=eos, pad_token_id=pad, bos_token_id=base.bos_token_id,
                             num_beams=1, **sampling)
 

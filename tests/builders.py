@@ -89,11 +89,17 @@ def bert_classifier_folder(root: Path, layers: int = 2, labels=("negative", "pos
 CAUSAL_TYPES = ("gpt2", "gpt_neox", "llama", "qwen2")
 
 
+_TRAINED = {}
+
+
 def _byte_level_tokenizer(folder: Path):
     """A byte-level BPE (GPT-2's kind) trained here on a few sentences, with an end-of-text token."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
+    if "bpe" in _TRAINED:  # trained once per test session: the same vocabulary for every family
+        _TRAINED["bpe"].save_pretrained(folder)
+        return _TRAINED["bpe"]
     rng = random.Random(0)
     corpus = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(300)]
     bpe = Tokenizer(models.BPE())
@@ -105,6 +111,7 @@ def _byte_level_tokenizer(folder: Path):
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
                                         unk_token="<|endoftext|>")
     tokenizer.save_pretrained(folder)
+    _TRAINED["bpe"] = tokenizer
     return tokenizer
 
 
