@@ -263,3 +263,36 @@ def test_cli_run_and_bench_generation(folders, tmp_path, capsys):
     assert report["inter_token"]["n"] == 2 * 3
     assert "TTFT p50" in capsys.readouterr().out
     assert main(["run", "--task", "generation", "--folder", folder, "--text", PROMPT, "--temperature", "0"]) == 2
+
+
+@pytest.mark.slow  # a whole compare run: peak, warm-up, two rows, sweep, perplexity
+def test_compare_a_causal_lm_ladder_with_a_prompt_length_sweep(folders, monkeypatch):
+    from core.compare import run_compare
+    from core.compare_data import CompareRequest, RunCollector, Sweep, frontier, table, table_csv, text_table
+    from core.catalog import LadderMember
+    from core.requests import Protocol
+
+    monkeypatch.setattr(generation, "PERPLEXITY_TEXT", folders["qwen2"] / "short.txt")
+    (folders["qwen2"] / "short.txt").write_text("the cat sat on a mat and the train leaves at seven " * 6)
+    entry = ModelEntry.for_folder(folders["qwen2"], "generation")
+    request = CompareRequest(
+        members=(LadderMember(entry, Variant()), LadderMember(entry, Variant(layers=2))),
+        protocol=Protocol(seq_len=8, new_tokens=4, warmup=1, min_iterations=2, min_seconds=0),
+        sweep=Sweep("seq_len", (8, 32)), peak_size=64)
+    collector = RunCollector()
+    for record in run_compare(request):
+        collector.add(record)
+    run = collector.run
+    assert [r["status"] for r in run["rows"]] == ["done", "done"]
+    full, half = run["rows"]
+    assert full["quality"]["metric"] == "perplexity" and full["quality"]["value"] > 1
+    per_token = full["generation"]["kv_cache_bytes"] // (8 + 4 - 1)
+    assert [p["kv_cache_bytes"] for p in full["sweep"]] == [per_token * (8 + 3), per_token * (32 + 3)]
+    assert half["generation"]["kv_cache_bytes"] * 2 == full["generation"]["kv_cache_bytes"]
+    rows = table(run)
+    assert rows[0]["decode_tokens_per_s"] > 0 and rows[0]["ttft_s"] > 0
+    # lower perplexity is better: the row with the lowest perplexity is on the frontier whatever its latency
+    best = min(rows, key=lambda r: r["quality"])
+    assert best["index"] in frontier(rows)
+    assert "decode_tokens_per_s" in table_csv(run).splitlines()[0]
+    assert "ppl " in text_table(run) and "KV cache" in text_table(run)
