@@ -32,6 +32,7 @@ from .cancel import CancelToken
 from .errors import DeviceError, InputError
 from .loading import LoadedModel
 from .measure import MemorySampler, PhaseTimer
+from .records import STOP_REASONS, TokenEvent
 from .requests import GenerationSettings
 from .stats import Stats
 from .tasks import _decode, _StopOnCancel, clean_text, guard_memory  # checked after every token: Stop ends within one
@@ -41,13 +42,6 @@ PLANNING_CONTEXT = 2048  # tokens the load-time memory estimate plans the KV cac
 WARN_FRACTION = 0.8  # warn when the estimate takes more than this share of the free RAM
 DTYPE_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
 
-# "why generation stopped", as the result and the CLI say it
-STOP_REASONS = {
-    "eos": "end-of-sequence token",
-    "max_new_tokens": "reached max new tokens",
-    "context": "reached the model's context length",
-    "stopped": "stopped by the user",
-}
 
 OnToken = Callable[["TokenEvent"], None]
 
@@ -157,17 +151,6 @@ def check_memory(estimate: MemoryEstimate, device: str = "cpu") -> list[str]:
 
 
 # ---------------------------------------------------------------- generating
-
-
-@dataclass(frozen=True)
-class TokenEvent:
-    """One new token, as it was produced: what the live view draws."""
-
-    index: int  # 1 for the first new token
-    seconds: float  # since generate() started
-    delta: str  # text it added (may be "" while a symbol is incomplete)
-    text: str  # all the text so far
-    kv_cache_bytes: int
 
 
 @dataclass
@@ -371,7 +354,7 @@ def prompt_of_length(loaded: LoadedModel, tokens: int) -> torch.Tensor:
     from .bench import _corpus_ids
 
     text = PERPLEXITY_TEXT.read_text(encoding="utf-8") if PERPLEXITY_TEXT.is_file() else ""
-    ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+    ids = loaded.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"] if text else []
     if len(ids) < tokens:
         ids = ids + _corpus_ids(loaded.tokenizer, tokens - len(ids))
     return torch.tensor([ids[:tokens]], dtype=torch.long)
@@ -450,7 +433,8 @@ def perplexity(loaded: LoadedModel, window: int = 512, stride: int = 256, cancel
     if not 1 <= stride <= window:
         raise InputError("The stride must be between 1 and the window.")
     text = PERPLEXITY_TEXT.read_text(encoding="utf-8") if text is None else text
-    ids = loaded.tokenizer(text, return_tensors="pt")["input_ids"].to(loaded.device)
+    # verbose=False: the text is longer than the model's limit on purpose (the windows handle it)
+    ids = loaded.tokenizer(text, return_tensors="pt", verbose=False)["input_ids"].to(loaded.device)
     window = min(window, context_limit(loaded.model.config))
     stride = min(stride, window)
     total = ids.shape[1]

@@ -27,6 +27,7 @@ class RunRequest:
     texts: tuple[str, ...]
     max_new_tokens: int = 64
     num_beams: int = 1
+    generation: "GenerationSettings | None" = None  # text generation; None: greedy, max_new_tokens
 
 
 @dataclass(frozen=True)
