@@ -71,7 +71,8 @@ def advise(device: DeviceInfo, variant: Variant, flags: frozenset[str] | None = 
                          "measured over 100x slower than fp32 on such a CPU.")
         if variant.precision == "fp16" and not (flags & {"avx512_fp16", "amx_fp16"} or arm):
             notes.append("fp16 is emulated on this CPU (no AVX512-FP16/AMX-FP16): expect several times "
-                         "slower than fp32; it only saves memory.")
+                         "slower than fp32, and token-by-token text generation 10-70x slower; it only saves "
+                         "memory (bf16 or int8 save it too).")
     elif device.kind == "cuda" and device.capability is not None:
         if variant.precision == "bf16" and device.capability < (8, 0):
             notes.append("bf16 is emulated on this GPU (native from compute capability 8.0).")

@@ -22,6 +22,8 @@ from .requests import Protocol  # noqa: F401 - defined with the other requests (
 from .stats import Stats
 from .tasks import guard_memory, new_token_limit
 
+GENERATIVE = ("seq2seq", "causal-lm")  # each iteration is one generate() of protocol.new_tokens tokens
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -83,7 +85,7 @@ def bench_inputs(loaded: LoadedModel, protocol: Protocol) -> dict:
     rows = [prefix + ids[b * width:(b + 1) * width] + suffix for b in range(protocol.batch_size)]
     input_ids = torch.tensor(rows, dtype=torch.long)
     inputs = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
-    if "token_type_ids" in getattr(tokenizer, "model_input_names", ()) and loaded.kind != "seq2seq":
+    if "token_type_ids" in getattr(tokenizer, "model_input_names", ()) and loaded.kind not in GENERATIVE:
         inputs["token_type_ids"] = torch.zeros_like(input_ids)
     return {k: v.to(loaded.device) for k, v in inputs.items()}
 
@@ -126,9 +128,11 @@ def new_tokens_used(loaded: LoadedModel, protocol: Protocol) -> int:
 def _step(loaded: LoadedModel, inputs: dict, protocol: Protocol):
     """One unit of work, returned as a callable so the timed region holds nothing else."""
     model = loaded.model
-    if loaded.kind == "seq2seq":
+    if loaded.kind in GENERATIVE:
         n = new_tokens_used(loaded, protocol)
-        return lambda: model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, num_beams=1, do_sample=False)
+        eos = model.generation_config.eos_token_id
+        pad = {"pad_token_id": eos[0] if isinstance(eos, list) else eos} if loaded.kind == "causal-lm" else {}
+        return lambda: model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, num_beams=1, do_sample=False, **pad)
     return lambda: model(**inputs)
 
 
@@ -183,7 +187,7 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
     stats = Stats.of(measured)
     batch, seq_len = inputs["input_ids"].shape
     new_tokens = new_tokens_used(loaded, protocol)
-    tokens_per_item = new_tokens if loaded.kind == "seq2seq" else seq_len
+    tokens_per_item = new_tokens if loaded.kind in GENERATIVE else seq_len
     warnings = []
     if loaded.kind == "seq2seq" and new_tokens < protocol.new_tokens:
         warnings.append(f"Generated {new_tokens} new tokens per iteration, not {protocol.new_tokens}: "

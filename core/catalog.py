@@ -12,7 +12,7 @@ from .errors import InputError, ModelSourceError
 from .safe_files import read_json
 from .variants import Variant
 
-TASKS = ("classification", "translation")
+TASKS = ("classification", "translation", "generation")
 SOURCES = ("bundled", "synthetic", "hub", "folder")
 
 

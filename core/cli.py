@@ -17,7 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .catalog import DEFAULT_MODEL_ID, ModelEntry, load_catalog
+from .catalog import DEFAULT_MODEL_ID, TASKS, ModelEntry, load_catalog
 from .errors import InputError, SizeLabError
 from .report import json_text
 from .safe_files import check_writable, open_regular
@@ -31,8 +31,7 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--model", default=None, help=f"catalog id (default {DEFAULT_MODEL_ID}; see `models`)")
     source.add_argument("--folder", type=Path, help="a local transformers checkpoint folder")
     source.add_argument("--hub", help="a Hugging Face model id (cache first; downloads when online)")
-    parser.add_argument("--task", choices=("classification", "translation"),
-                        help="task for --folder/--hub (default classification)")
+    parser.add_argument("--task", choices=TASKS, help="task for --folder/--hub (default classification)")
     parser.add_argument("--variant", default=Variant(), type=_variant,
                         help="e.g. fp32, fp16, bf16, int8, int8,L3 (layers kept), ort,int8 or ov,bf16 (runtime)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
@@ -174,6 +173,8 @@ def cmd_run(args) -> int:
     from . import tasks
 
     loaded = _load(args)
+    if loaded.kind == "causal-lm":
+        return _run_generation(args, loaded, _texts(args))
     count = 0
     for text, note in _texts(args):
         count += 1
@@ -203,6 +204,71 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _generation_settings(args):
+    from .requests import GenerationSettings
+
+    return GenerationSettings(max_new_tokens=args.max_new_tokens, do_sample=args.sample,
+                              temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+
+
+def generation_record(loaded, result) -> dict:
+    """One generation as JSON: the result's fields plus what produced it (the GUI keeps the same)."""
+    return result.to_dict() | {"warnings": loaded.info.warnings + result.warnings, "model": loaded.entry.id,
+                               "variant": loaded.request.variant.to_dict(), "device": loaded.request.device}
+
+
+def _run_generation(args, loaded, prompts) -> int:
+    """prompts: (text, note) pairs, as _texts reads them."""
+    from . import generation
+
+    settings = _generation_settings(args)
+    count = 0
+    for prompt, note in prompts:
+        count += 1
+        if note:
+            print(f"  note: {note}", file=sys.stderr)
+        stream = None
+        if not args.json and sys.stdout.isatty():
+            def stream(event):
+                print(event.delta, end="", flush=True)
+        result = generation.generate(loaded, prompt, settings, on_token=stream)
+        if args.json:
+            print(json_text({"prompt": prompt} | generation_record(loaded, result)), flush=True)
+            continue
+        print(("\n" if stream else result.text + "\n"), end="")
+        itl = result.inter_token["p50"] * 1000 if result.inter_token else float("nan")
+        rate = result.decode_tokens_per_second
+        print(f"TTFT {result.time_to_first_token * 1000:.1f} ms  ITL p50 {itl:.1f} ms  "
+              f"{'%.1f' % rate if rate else 'n/a'} tok/s  {result.new_tokens} tokens  "
+              f"stopped: {result.stop_reason_text}  KV cache {result.kv_cache_bytes / 2**20:.1f} MiB",
+              file=sys.stderr)
+        for warning in result.warnings:
+            print(f"  note: {warning}", file=sys.stderr)
+    if not count:
+        raise SizeLabError("No text given: use --text, --file or standard input.")
+    return 0
+
+
+def _bench_generation(args, loaded) -> int:
+    from . import generation
+    from .environment import environment
+    from .report import write_json_atomic
+
+    bench = generation.benchmark_generation(loaded, prompt_tokens=args.seq_len, new_tokens=args.new_tokens,
+                                            iterations=args.min_iterations, warmup=args.warmup)
+    report = {"model": {"id": loaded.entry.id, "name": loaded.entry.name, "variant": loaded.request.variant.to_dict(),
+                        "device": args.device} | loaded.info.to_dict(),
+              "generation": bench.to_dict(), "environment": environment(args.device)}
+    if args.out:
+        _save(write_json_atomic, args.out, report)
+    itl = bench.inter_token
+    print(f"{loaded.entry.id} [{args.variant.label()}] prompt {bench.prompt_tokens} + {bench.new_tokens} new tokens: "
+          f"TTFT p50 {bench.time_to_first_token['p50'] * 1000:.1f} ms  ITL p50 {itl['p50'] * 1000:.2f} "
+          f"p90 {itl['p90'] * 1000:.2f} p99 {itl['p99'] * 1000:.2f} ms  decode {bench.decode_tokens_per_second:.1f} tok/s  "
+          f"KV cache {bench.kv_cache_bytes / 2**20:.1f} MiB  (n={bench.iterations})")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import Protocol, benchmark
     from .environment import environment
@@ -213,6 +279,8 @@ def cmd_bench(args) -> int:
                         new_tokens=args.new_tokens)
     _check_outputs(args, args.out)
     loaded = _load(args)
+    if loaded.kind == "causal-lm":
+        return _bench_generation(args, loaded)
     report = benchmark(loaded, protocol, environment=environment(args.device)).to_dict()
     if args.out:
         _save(write_json_atomic, args.out, report)
@@ -366,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sizelab-cli", description="Model Size Lab, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("models", help="list the models the app offers")
-    p.add_argument("--task", choices=("classification", "translation"))
+    p.add_argument("--task", choices=TASKS)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_models)
     p = sub.add_parser("run", help="classify or translate texts")
@@ -376,6 +444,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per text")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--beams", type=int, default=1)
+    p.add_argument("--sample", action="store_true", help="generation: sample instead of greedy")
+    p.add_argument("--temperature", type=float, default=1.0, help="generation with --sample")
+    p.add_argument("--top-p", type=float, default=1.0, help="generation with --sample")
+    p.add_argument("--seed", type=int, default=None, help="generation with --sample: reproducible text")
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("bench", help="benchmark one model variant")
     _model_options(p)
@@ -384,7 +456,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--min-iterations", type=int, default=20)
     p.add_argument("--min-seconds", type=float, default=3.0)
-    p.add_argument("--new-tokens", type=int, default=32, help="translation: tokens per iteration")
+    p.add_argument("--new-tokens", type=int, default=32, help="translation, generation: tokens per iteration")
     p.add_argument("--out", type=Path, help="write the JSON report here")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_bench)
@@ -398,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--member", action="append",
                    help="MODEL[@VARIANT]: a catalog id or checkpoint folder, e.g. synthetic/bert-tiny@int8,L1 "
                         "(repeatable; added after the ladder's members)")
-    p.add_argument("--task", choices=("classification", "translation"), help="task of --member folders")
+    p.add_argument("--task", choices=TASKS, help="task of --member folders")
     p.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--batch", type=int, default=1)
@@ -406,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--min-iterations", type=int, default=20)
     p.add_argument("--min-seconds", type=float, default=3.0)
-    p.add_argument("--new-tokens", type=int, default=32, help="translation: tokens per iteration")
+    p.add_argument("--new-tokens", type=int, default=32, help="translation, generation: tokens per iteration")
     p.add_argument("--sweep", help="also time each row at these sizes, e.g. seq_len=32,64,128 or batch_size=1,8")
     p.add_argument("--no-quality", action="store_true", help="skip accuracy / chrF")
     p.add_argument("--quality-limit", type=int, default=None, help="score only the first N examples")

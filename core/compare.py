@@ -61,6 +61,8 @@ def flops_per_iteration(params_non_embedding: int, kind: str, batch: int, seq_le
     """
     if kind == "seq2seq":
         return 2 * (params_non_embedding / 2) * batch * (seq_len + new_tokens)
+    if kind == "causal-lm":  # the prompt once, then each new token through every weight
+        return 2 * params_non_embedding * batch * (seq_len + new_tokens)
     return 2 * params_non_embedding * batch * seq_len
 
 
@@ -108,6 +110,20 @@ def _bench(loaded, protocol: Protocol, cancel: CancelToken, index: int, phase: t
             what = "warm-up" if record.warmup else f"iteration {record.index}"
             yield RowProgress(index, (done + state["fraction"]) / phases, f"{label}: {what}", record.seconds)
 
+
+def _decoding(loaded, protocol: "Protocol", cancel: CancelToken, iterations: int = 3) -> dict:
+    """Causal LMs: TTFT, inter-token latency, decode tokens/s and KV-cache bytes of streamed
+    generations (core.generation), at the protocol's prompt length and new tokens."""
+    from .generation import benchmark_generation
+
+    bench = benchmark_generation(loaded, protocol.seq_len, protocol.new_tokens, iterations=iterations,
+                                 warmup=0, cancel=cancel)
+    return {"ttft_s": bench.time_to_first_token["p50"], "itl_p50_s": bench.inter_token["p50"],
+            "itl_p90_s": bench.inter_token["p90"], "itl_p99_s": bench.inter_token["p99"],
+            "decode_tokens_per_s": bench.decode_tokens_per_second, "kv_cache_bytes": bench.kv_cache_bytes,
+            "prompt_tokens": bench.prompt_tokens, "new_tokens": bench.new_tokens, "iterations": bench.iterations}
+
+
 def _measure_row(index: int, member: LadderMember, request: CompareRequest, cancel: CancelToken,
                  peak: float) -> Iterator[RowProgress | dict]:
     """Load, benchmark, sweep and score one variant; yields progress, then the finished row."""
@@ -125,6 +141,7 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
                 report = record
             else:
                 yield record
+        decoding = _decoding(loaded, request.protocol, cancel) if loaded.kind == "causal-lm" else None
         sweep = []
         for k, value in enumerate(sweep_values):
             protocol = replace(request.protocol, **{request.sweep.axis: value})
@@ -132,7 +149,9 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
                 if isinstance(record, BenchReport):
                     sweep.append({"value": value, "seq_len_used": record.protocol["seq_len_used"],
                                   "latency": record.latency, "samples": record.samples,
-                                  "throughput_items_per_s": record.throughput_items_per_s})
+                                  "throughput_items_per_s": record.throughput_items_per_s,
+                                  "rss_peak": record.memory["rss_peak"]}
+                                 | (_decoding(loaded, protocol, cancel, 1) if decoding else {}))
                 else:
                     yield record
         scored = None
@@ -167,6 +186,7 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
             "efficiency": _efficiency(info.params_non_embedding, loaded.kind, report.protocol, latency["p50"], peak),
             "quality": scored,
             "sweep": sweep,
+            "generation": decoding,
         }
     finally:
         loaded.release()  # before the row is reported, so the next row starts from a clean slate

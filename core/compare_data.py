@@ -214,7 +214,7 @@ def table(run: dict, reference: int | None = None) -> list[dict]:
                 "quality_note": scored.get("note", ""),
                 "agreement": None, "speedup": None, "memory_saving": None, "weight_saving": None,
                 "gflops": row["efficiency"]["gflops"], "fraction_of_peak": row["efficiency"]["fraction_of_peak"],
-            }
+            } | _generation_columns(row.get("generation"))
             if ref is not None:
                 flat["speedup"] = ref["latency"]["p50"] / p50
                 if ref["memory_bytes"] > 0:
@@ -237,6 +237,15 @@ def agreement(a: list[str], b: list[str]) -> float | None:
     if not a or len(a) != len(b):
         return None
     return sum(x == y for x, y in zip(a, b)) / len(a)
+
+
+GENERATION_COLUMNS = ("ttft_s", "itl_p50_s", "itl_p99_s", "decode_tokens_per_s", "kv_cache_bytes")
+LOWER_IS_BETTER = ("perplexity",)
+
+
+def _generation_columns(decoding: dict | None) -> dict:
+    """Causal-LM rows: the decoding figures (None for rows of other tasks)."""
+    return {name: (decoding or {}).get(name) for name in GENERATION_COLUMNS}
 
 
 def pareto_front(points: list[tuple[float, float]]) -> list[int]:
@@ -266,7 +275,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 def frontier(rows: list[dict]) -> list[int]:
     """Row indices on the latency-quality Pareto frontier (rows with a quality number only)."""
     scored = [r for r in rows if r["status"] == "done" and r.get("quality") is not None]
-    front = pareto_front([(r["p50_s"], r["quality"]) for r in scored])
+    # perplexity: lower is better, so it enters the frontier negated
+    front = pareto_front([(r["p50_s"], -r["quality"] if r["quality_metric"] in LOWER_IS_BETTER else r["quality"])
+                          for r in scored])
     return [scored[i]["index"] for i in front]
 
 
@@ -275,7 +286,7 @@ def frontier(rows: list[dict]) -> list[int]:
 CSV_COLUMNS = ("index", "status", "model", "variant", "params_total", "params_non_embedding", "weight_bytes",
                "load_s", "first_inference_s", "p50_s", "p90_s", "p99_s", "items_per_s", "tokens_per_s",
                "memory_bytes", "quality_metric", "quality", "agreement", "speedup", "memory_saving", "weight_saving",
-               "gflops", "fraction_of_peak", "reference", "error")
+               "gflops", "fraction_of_peak", "reference", "error") + GENERATION_COLUMNS
 
 
 def table_csv(run: dict, reference: int | None = None) -> str:
@@ -368,6 +379,8 @@ def fmt_mib(n) -> str:
 def fmt_quality(metric: str, value) -> str:
     if value is None:
         return "n/a"
+    if metric == "perplexity":
+        return f"ppl {value:.1f}"
     return f"{value:.1%}" if metric == "accuracy" else f"{value:.1f}"
 
 
@@ -409,7 +422,27 @@ def text_table(run: dict, reference: int | None = None) -> str:
     text.append("* reference row; ◆ on the latency-quality Pareto frontier; ~ noisy (IQR over 10% of p50); "
                 f"mem = peak {memory}"
                 + f"; peak {run['peak_gflops']:.1f} GFLOP/s ({run['peak_method']}).")
-    return "\n".join(text)
+    return "\n".join(text + generation_text(run))
+
+
+def generation_text(run: dict) -> list[str]:
+    """Causal-LM rows: decoding figures, and how memory and the KV cache grow over a prompt-length sweep."""
+    rows = [r for r in run["rows"] if r["status"] == "done" and r.get("generation")]
+    if not rows:
+        return []
+    lines = ["", "Generation (streamed, greedy): TTFT = prefill; ITL = time between tokens; decode tok/s excludes the first token."]
+    for r in rows:
+        g = r["generation"]
+        lines.append(f"  {r['index'] + 1}  {r['model']['name']} [{r.get('label', '')}]: prompt {g['prompt_tokens']} + "
+                     f"{g['new_tokens']} tokens: TTFT {g['ttft_s'] * 1000:.1f} ms, ITL p50 {g['itl_p50_s'] * 1000:.2f} / "
+                     f"p99 {g['itl_p99_s'] * 1000:.2f} ms, decode {g['decode_tokens_per_s']:.1f} tok/s, "
+                     f"KV cache {g['kv_cache_bytes'] / 2**20:.2f} MiB")
+        for point in r.get("sweep") or []:
+            if "kv_cache_bytes" in point:
+                lines.append(f"       {run['request']['sweep']['axis']} {point['value']}: KV cache "
+                             f"{point['kv_cache_bytes'] / 2**20:.2f} MiB, peak RSS {point['rss_peak'] / 2**20:.0f} MiB, "
+                             f"TTFT {point['ttft_s'] * 1000:.1f} ms, decode {point['decode_tokens_per_s']:.1f} tok/s")
+    return lines
 
 
 def _change(value) -> str:

@@ -13,7 +13,7 @@ from .cancel import CancelToken, Progress, no_progress
 from .errors import InputError
 from .loading import LoadedModel, load_model, release_memory
 from .measure import cuda_memory, rss_bytes
-from .records import ModelSummary, RunRecord
+from .records import ModelSummary, RunRecord, TokenEvent
 from .requests import LoadRequest, RunRequest
 
 
@@ -45,7 +45,8 @@ class Engine:
         release_memory()
 
     def run(self, request: RunRequest, cancel: CancelToken,
-            on_text: Callable[[str, str, int], None] | None = None) -> RunRecord:
+            on_text: Callable[[str, str, int], None] | None = None,
+            on_token: Callable[[TokenEvent], None] | None = None) -> RunRecord:
         loaded = self.loaded
         if loaded is None:
             raise InputError("Load a model first.")
@@ -54,6 +55,8 @@ class Engine:
                       variant_label=loaded.request.variant.label(loaded.info.layers_full),
                       device=loaded.request.device, task=loaded.entry.task,
                       input_chars=sum(len(t) for t in request.texts))
+        if loaded.kind == "causal-lm":
+            return self._generate(loaded, request, cancel, common, on_token)
         if loaded.kind == "seq2seq":
             result = tasks.translate(loaded, request.texts[0], request.max_new_tokens, request.num_beams,
                                      on_text=on_text, cancel=cancel)
@@ -66,6 +69,24 @@ class Engine:
             record = RunRecord(**common, input_tokens=sum(result.tokens), latency=result.latency,
                                phases=result.phases, summary=result.predictions[0].describe(),
                                scores=result.predictions[0].scores, warnings=result.warnings)
+        record.rss = rss_bytes()
+        record.cuda = cuda_memory(loaded.device)
+        record.finished_at = time.monotonic()
+        return record
+
+    def _generate(self, loaded: LoadedModel, request: RunRequest, cancel: CancelToken, common: dict,
+                  on_token: Callable[[TokenEvent], None] | None) -> RunRecord:
+        """Text generation: Stop (cancel) ends it within one token and keeps what was generated."""
+        from . import generation
+        from .requests import GenerationSettings
+
+        settings = request.generation or GenerationSettings(max_new_tokens=request.max_new_tokens)
+        result = generation.generate(loaded, request.texts[0], settings, on_token=on_token, cancel=cancel)
+        record = RunRecord(**common, input_tokens=result.prompt_tokens, latency=result.end_to_end,
+                           phases=result.phases, summary=result.text, translation=result.text,
+                           time_to_first_token=result.time_to_first_token,
+                           tokens_per_second=result.decode_tokens_per_second, warnings=result.warnings,
+                           generation=result.to_dict())
         record.rss = rss_bytes()
         record.cuda = cuda_memory(loaded.device)
         record.finished_at = time.monotonic()

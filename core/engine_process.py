@@ -35,6 +35,7 @@ EVENTS = {
     "loaded": "job number, core.engine.ModelSummary",
     "measured": "job number, core.engine.RunRecord: one request finished",
     "streamed": "job number, translation text so far",
+    "generated": "job number, core.records.TokenEvent: one new token of a text generation",
     "compared": "job number, a core.compare_data record (row started, progress, finished or failed, run finished)",
     "failed": "job number (0: the engine itself), a message for the user",
     "finished": 'job number and how it ended: "done", "cancelled" or "failed"; always the last of a job',
@@ -164,7 +165,8 @@ def _run_job(engine, send: _Outbox, number: int, kind: str, request, cancel: Can
                                                                                 fraction, message))
             send("loaded", number, summary)
         elif kind == "run":
-            record = engine.run(request, cancel, on_text=lambda delta, text, n: send("streamed", number, text))
+            record = engine.run(request, cancel, on_text=lambda delta, text, n: send("streamed", number, text),
+                                on_token=lambda event: send("generated", number, event))
             send("measured", number, record)
         elif kind == "run-continuous":
             for record in engine.run_continuously(request, cancel):

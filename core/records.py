@@ -21,6 +21,26 @@ class ModelSummary:
     info: dict
 
 
+# why a text generation stopped (core.generation), as the result, the CLI and the window say it
+STOP_REASONS = {
+    "eos": "end-of-sequence token",
+    "max_new_tokens": "reached max new tokens",
+    "context": "reached the model's context length",
+    "stopped": "stopped by the user",
+}
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """One new token of a generation, as it was produced (core.generation): what the live view draws."""
+
+    index: int  # 1 for the first new token
+    seconds: float  # since generate() started
+    delta: str  # text it added (may be "" while a symbol is incomplete)
+    text: str  # all the text so far
+    kv_cache_bytes: int  # the KV cache when the token was produced
+
+
 @dataclass
 class RunRecord:
     """One finished request, as the GUI, history and CLI show it."""
@@ -42,3 +62,4 @@ class RunRecord:
     cuda: dict | None = None
     warnings: list[str] = field(default_factory=list)
     finished_at: float = 0.0  # time.monotonic()
+    generation: dict | None = None  # text generation: core.generation.GenerationResult.to_dict()

@@ -27,6 +27,27 @@ class RunRequest:
     texts: tuple[str, ...]
     max_new_tokens: int = 64
     num_beams: int = 1
+    generation: "GenerationSettings | None" = None  # text generation; None: greedy, max_new_tokens
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How a causal LM generates (core.generation): greedy, or sampling with temperature and top-p."""
+
+    max_new_tokens: int = 64
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None  # sampling: the same seed gives the same text
+    min_new_tokens: int | None = None  # benchmarks force a fixed amount of work
+
+    def __post_init__(self):
+        if not 1 <= self.max_new_tokens <= 32768:
+            raise InputError("Max new tokens must be 1-32768.")
+        if not (0 < self.temperature <= 100) or not (0 < self.top_p <= 1):  # NaN fails too
+            raise InputError("Temperature must be above 0 (at most 100) and top-p in (0, 1].")
+        if self.min_new_tokens is not None and not 0 <= self.min_new_tokens <= self.max_new_tokens:
+            raise InputError("Min new tokens must be between 0 and max new tokens.")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class Variant:
     int8: bool = False
     layers: int | None = None
     runtime: str = "torch"
+    keep_last: bool = False  # with layers: the bottom layers-1 blocks plus the last one (layer-pruning baseline)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -42,16 +43,20 @@ class Variant:
         if self.precision not in RUNTIME_PRECISIONS[self.runtime]:
             raise InputError(f"{self.runtime} rows run {' or '.join(RUNTIME_PRECISIONS[self.runtime])} "
                              f"(and int8), not {self.precision}.")
+        if self.keep_last and (self.layers is None or self.layers < 2):
+            raise InputError("Keeping the last layer needs at least 2 layers kept (e.g. L4,keep-last).")
 
     def label(self, total_layers: int | None = None) -> str:
         parts = [RUNTIME_SHORT[self.runtime]] if self.runtime != "torch" else []
         parts.append("int8" if self.int8 else self.precision)
         if self.layers is not None:
-            parts.append(f"L{self.layers}" + (f"/{total_layers}" if total_layers else ""))
+            parts.append(f"L{self.layers}" + (f"/{total_layers}" if total_layers else "")
+                         + ("+last" if self.keep_last else ""))
         return " ".join(parts)
 
     def to_dict(self) -> dict:
-        return {"precision": self.precision, "int8": self.int8, "layers": self.layers, "runtime": self.runtime}
+        data = {"precision": self.precision, "int8": self.int8, "layers": self.layers, "runtime": self.runtime}
+        return data | ({"keep_last": True} if self.keep_last else {})  # absent when off: older files stay equal
 
     @classmethod
     def from_dict(cls, data: dict) -> "Variant":
@@ -60,11 +65,12 @@ class Variant:
             int8=bool(data.get("int8", False)),
             layers=data.get("layers"),
             runtime=data.get("runtime", "torch"),  # saved before runtimes existed: torch
+            keep_last=bool(data.get("keep_last", False)),
         )
 
     @classmethod
     def parse(cls, text: str) -> "Variant":
-        """Parse the CLI form: comma-separated words, e.g. "fp16", "int8,L3", "bf16,layers=2".
+        """Parse the CLI form: comma-separated words, e.g. "fp16", "int8,L3", "bf16,layers=2", "ort,int8", "L6,keep-last".
 
         Each word sets one field (PARTS says which and how); two words that set the same field
         differently ("fp16,bf16", "L2,L1") contradict each other and are refused, not resolved.
@@ -95,6 +101,10 @@ def _runtime(word: str):
     return RUNTIME_WORDS.get(word)
 
 
+def _keep_last(word: str):
+    return True if word in ("keep-last", "keep_last", "+last") else None
+
+
 def _layers(word: str):
     number = word[len("layers="):] if word.startswith("layers=") else word[1:] if word[:1] == "l" else None
     if number is None or not number.isascii() or not number.isdigit():
@@ -104,8 +114,9 @@ def _layers(word: str):
 
 # One reader per kind of part: it returns the field's value for a word of its kind, else None.
 # A new lever (a runtime, say) is one more reader here and one more field on Variant.
-PARTS = {"precision": _precision, "int8": _int8, "layers": _layers, "runtime": _runtime}
-PART_NAMES = {"precision": "precision", "int8": "int8 quantization", "layers": "layers kept", "runtime": "runtime"}
+PARTS = {"precision": _precision, "int8": _int8, "layers": _layers, "runtime": _runtime, "keep_last": _keep_last}
+PART_NAMES = {"precision": "precision", "int8": "int8 quantization", "layers": "layers kept", "runtime": "runtime",
+              "keep_last": "last layer kept"}
 
 
 def _read_part(word: str) -> tuple[str, object]:
@@ -115,4 +126,4 @@ def _read_part(word: str) -> tuple[str, object]:
         if value is not None:
             return field, value
     raise InputError(f"Unknown variant part {word!r}; use fp32, fp16, bf16, int8, L<k> (layers kept) or a "
-                     "runtime (torch, ort, ov), comma-separated.")
+                     "runtime (torch, ort, ov), and keep-last, comma-separated.")

@@ -40,6 +40,8 @@ class EngineHost(QObject):
     """Job number, RunRecord: one request finished."""
     streamed = Signal(int, str)
     """Job number, translation text so far."""
+    generated = Signal(int, object)
+    """Job number, core.records.TokenEvent: one new token of a text generation."""
     compared = Signal(int, object)
     """Job number, a core.compare_data record (row started, progress, row finished or failed, run finished)."""
     failed = Signal(int, str)

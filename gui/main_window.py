@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self._pending: list = []  # RunRecords waiting for the next redraw
         self._completions: deque[float] = deque()  # finish times within the last second
         self._stream_text: str | None = None
+        self._last_token_seconds = 0.0
         self._closing = False
 
         self.modelPanel = ModelPanel(self.catalog)
@@ -69,6 +70,7 @@ class MainWindow(QMainWindow):
         self.host.loaded.connect(self._on_engine_loaded)
         self.host.measured.connect(self._on_engine_measured)
         self.host.streamed.connect(self._on_engine_streamed)
+        self.host.generated.connect(self._on_engine_generated)
         self.host.failed.connect(self._on_engine_failed)
         self.host.engineLost.connect(self._on_engine_lost)
         self.host.jobFinished.connect(self._on_host_job_finished)
@@ -401,6 +403,21 @@ class MainWindow(QMainWindow):
     def _on_engine_streamed(self, number: int, text: str) -> None:
         if number == self._run_job:
             self._stream_text = text
+
+    @Slot(int, object)
+    def _on_engine_generated(self, number: int, event) -> None:
+        """One token of a text generation: its latency, the decode rate and the KV cache, as it arrives."""
+        if number != self._run_job:
+            return
+        self._stream_text = event.text
+        now = self.now()
+        gap = event.seconds - self._last_token_seconds if event.index > 1 else event.seconds
+        self._last_token_seconds = event.seconds
+        self.latencyPlot.append(LatencyPlot.TOKEN, now, gap)
+        if event.index > 1 and gap > 0:
+            self.throughputPlot.append(ThroughputPlot.TOKENS, now, 1 / gap)
+        if self.memoryPlot.weights.isVisible():
+            self.memoryPlot.append(MemoryPlot.KV, now, self.memoryPlot.weights.value() + event.kv_cache_bytes)
 
     @Slot(int, str)
     def _on_engine_failed(self, number: int, message: str) -> None:

@@ -69,6 +69,7 @@ class ModelPanel(QGroupBox):
         self.taskCombo = QComboBox(objectName="taskCombo")
         self.taskCombo.addItem("Classification (sentiment)", "classification")
         self.taskCombo.addItem("Translation", "translation")
+        self.taskCombo.addItem("Text generation (causal LM)", "generation")
         self.modelCombo = QComboBox(objectName="modelCombo")
         self.modelCombo.setMinimumContentsLength(24)
         self.modelCombo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)

@@ -158,6 +158,7 @@ class LivePlot(pg.PlotWidget):
 class LatencyPlot(LivePlot):
     P50 = f"p50 (last {ROLLING})"
     P90 = f"p90 (last {ROLLING})"
+    TOKEN = "per token (first: TTFT)"
 
     def __init__(self, parent=None):
         super().__init__("Latency per request", "latency", "s", parent)
@@ -168,6 +169,7 @@ class LatencyPlot(LivePlot):
         self.plotItem.addItem(self.latest)
         self.add_series(self.P50, "#2ca02c", width=2)
         self.add_series(self.P90, "#d62728", width=2, style=Qt.PenStyle.DashLine)
+        self.add_series(self.TOKEN, "#ff7f0e", width=1)  # text generation: each token as it arrives
         self._rolling: deque[float] = deque(maxlen=ROLLING)  # the latest latencies
         self._newest_unscored: float | None = None  # time of the newest request since the last percentile point
 
@@ -213,11 +215,14 @@ class LatencyPlot(LivePlot):
 
 
 class MemoryPlot(LivePlot):
+    KV = "baseline + weights + KV cache"
+
     def __init__(self, parent=None):
         super().__init__("Engine process memory", "memory", "B", parent)
         self.setObjectName("memoryPlot")
         self.add_series("RSS", "#9467bd", width=2)
         self.add_series("CUDA allocated", "#ff7f0e", width=2)
+        self.add_series(self.KV, "#2ca02c", width=2)  # text generation: grows with the context
         _, text = _theme(self)
         self.baseline = pg.InfiniteLine(angle=0, pen=pg.mkPen("#7f7f7f", style=Qt.PenStyle.DashLine),
                                         label="baseline (before load)", labelOpts={"color": text.name(), "position": 0.15})
@@ -245,10 +250,13 @@ class MemoryPlot(LivePlot):
 
 
 class ThroughputPlot(LivePlot):
+    TOKENS = "tokens/s (decode, per token)"
+
     def __init__(self, parent=None):
         super().__init__("Throughput", "requests/s", None, parent)
         self.setObjectName("throughputPlot")
         self.add_series("requests/s (last 1 s)", "#17becf", width=2)
+        self.add_series(self.TOKENS, "#ff7f0e", width=1)  # text generation
 
 
 def export_csv(path: str | Path, plots: list[LivePlot]) -> Path:

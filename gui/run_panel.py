@@ -4,10 +4,12 @@ import html
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QApplication, QComboBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPlainTextEdit,
-                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
 
-from core.requests import RunRequest
+from core.records import STOP_REASONS
+from core.requests import GenerationSettings, RunRequest
 
 EXAMPLES = {
     "classification": [
@@ -21,6 +23,11 @@ EXAMPLES = {
         "The train to Berlin leaves at seven o'clock tomorrow morning.",
         "Could you tell me where the nearest pharmacy is?",
         "Smaller models answer faster and use less memory.",
+    ],
+    "generation": [
+        "The lighthouse keeper opened her ledger and wrote",
+        "Smaller language models are useful because",
+        "Here is a short recipe for bread:",
     ],
 }
 
@@ -87,7 +94,16 @@ class ResultView(QWidget):
     def show_record(self, record) -> None:
         phases = " · ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in record.phases.items())
         extra = ""
-        if record.task == "translation":
+        if record.generation:
+            g = record.generation
+            self._set_bars({})
+            self.show_streaming(record.summary or "(no text)")
+            rate = f"{g['decode_tokens_per_second']:.1f} tokens/s" if g["decode_tokens_per_second"] else "n/a tokens/s"
+            ttft = g["time_to_first_token"]
+            extra += (f"<br>TTFT {ttft * 1000:.1f} ms · {rate} · {g['new_tokens']} tokens · "
+                      f"stopped: {STOP_REASONS.get(g['stop_reason'], g['stop_reason'])} · "
+                      f"KV cache {g['kv_cache_bytes'] / 2**20:.2f} MiB" if ttft is not None else "")
+        elif record.task == "translation":
             self._set_bars({})
             self.show_streaming(record.translation or "(empty translation)")
             if record.time_to_first_token is not None:
@@ -131,6 +147,14 @@ class RunPanel(QGroupBox):
         self.beamsSpin = QSpinBox(objectName="beamsSpin")
         self.beamsSpin.setRange(1, 8)
         self.beamsSpin.setToolTip("1 = greedy, streamed token by token; more beams cannot stream")
+        self.sampleCheck = QCheckBox("Sample", objectName="sampleCheck")
+        self.sampleCheck.setToolTip("Off: greedy (the most likely token each time). On: sample with temperature and top-p")
+        self.temperatureSpin = QDoubleSpinBox(objectName="temperatureSpin", decimals=2, minimum=0.05, maximum=5.0,
+                                              singleStep=0.1, value=0.8)
+        self.topPSpin = QDoubleSpinBox(objectName="topPSpin", decimals=2, minimum=0.05, maximum=1.0, singleStep=0.05,
+                                       value=0.95)
+        self.seedSpin = QSpinBox(objectName="seedSpin", minimum=-1, maximum=2**31 - 1, value=0)
+        self.seedSpin.setToolTip("The same seed gives the same sampled text; -1: a new draw each time")
         self.resultView = ResultView()
 
         self.translationOptions = QWidget()
@@ -138,8 +162,17 @@ class RunPanel(QGroupBox):
         options.setContentsMargins(0, 0, 0, 0)
         options.addWidget(QLabel("Max new tokens"))
         options.addWidget(self.maxTokensSpin)
-        options.addWidget(QLabel("Beams"))
+        self.beamsLabel = QLabel("Beams")
+        options.addWidget(self.beamsLabel)
         options.addWidget(self.beamsSpin)
+        self.samplingOptions = QWidget()
+        sampling = QHBoxLayout(self.samplingOptions)
+        sampling.setContentsMargins(0, 0, 0, 0)
+        sampling.addWidget(self.sampleCheck)
+        for label, widget in (("Temperature", self.temperatureSpin), ("Top-p", self.topPSpin), ("Seed", self.seedSpin)):
+            sampling.addWidget(QLabel(label))
+            sampling.addWidget(widget)
+        options.addWidget(self.samplingOptions)
         options.addStretch()
         row = QHBoxLayout()
         row.addWidget(QLabel("Examples"))
@@ -173,7 +206,11 @@ class RunPanel(QGroupBox):
         self.examplesCombo.addItem("Pick an example…", None)
         for text in EXAMPLES[task]:
             self.examplesCombo.addItem(text, text)
-        self.translationOptions.setVisible(task == "translation")
+        self._task = task
+        self.translationOptions.setVisible(task in ("translation", "generation"))
+        self.beamsLabel.setVisible(task == "translation")
+        self.beamsSpin.setVisible(task == "translation")
+        self.samplingOptions.setVisible(task == "generation")
         if not self.inputEdit.toPlainText().strip() or self.inputEdit.toPlainText() in sum(EXAMPLES.values(), []):
             self.inputEdit.setPlainText(EXAMPLES[task][0])
 
@@ -183,8 +220,15 @@ class RunPanel(QGroupBox):
         self.stopButton.setEnabled(running)
 
     def request(self) -> RunRequest:
+        generation = None
+        if self._task == "generation":
+            seed = self.seedSpin.value()
+            generation = GenerationSettings(max_new_tokens=self.maxTokensSpin.value(),
+                                            do_sample=self.sampleCheck.isChecked(),
+                                            temperature=self.temperatureSpin.value(), top_p=self.topPSpin.value(),
+                                            seed=None if seed < 0 else seed)
         return RunRequest(texts=(self.inputEdit.toPlainText(),), max_new_tokens=self.maxTokensSpin.value(),
-                          num_beams=self.beamsSpin.value())
+                          num_beams=self.beamsSpin.value(), generation=generation)
 
     @Slot()
     def _on_run_clicked(self) -> None:

@@ -84,3 +84,59 @@ def bert_classifier_folder(root: Path, layers: int = 2, labels=("negative", "pos
     torch.manual_seed(0)
     BertForSequenceClassification(config).save_pretrained(folder)
     return folder
+
+
+CAUSAL_TYPES = ("gpt2", "gpt_neox", "llama", "qwen2")
+
+
+_TRAINED = {}
+
+
+def _byte_level_tokenizer(folder: Path):
+    """A byte-level BPE (GPT-2's kind) trained here on a few sentences, with an end-of-text token."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if "bpe" in _TRAINED:  # trained once per test session: the same vocabulary for every family
+        _TRAINED["bpe"].save_pretrained(folder)
+        return _TRAINED["bpe"]
+    rng = random.Random(0)
+    corpus = [" ".join(rng.choice(WORDS) for _ in range(12)) for _ in range(300)]
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"],
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                                        show_progress=False))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
+                                        unk_token="<|endoftext|>")
+    tokenizer.save_pretrained(folder)
+    _TRAINED["bpe"] = tokenizer
+    return tokenizer
+
+
+def causal_lm_config(model_type: str, vocab_size: int, layers: int = 4, eos: int = 0):
+    """A tiny config of each supported causal-LM family (Qwen2 and Llama with grouped-query attention)."""
+    from transformers import AutoConfig
+
+    common = dict(vocab_size=vocab_size, bos_token_id=eos, eos_token_id=eos, tie_word_embeddings=True)
+    if model_type == "gpt2":
+        return AutoConfig.for_model("gpt2", n_embd=32, n_layer=layers, n_head=2, n_positions=128, **common)
+    if model_type == "gpt_neox":
+        return AutoConfig.for_model("gpt_neox", hidden_size=32, num_hidden_layers=layers, num_attention_heads=2,
+                                    intermediate_size=64, max_position_embeddings=128, **common | {"tie_word_embeddings": False})
+    return AutoConfig.for_model(model_type, hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                                num_key_value_heads=2, intermediate_size=64, max_position_embeddings=128, **common)
+
+
+def causal_lm_folder(root: Path, model_type: str, layers: int = 4) -> Path:
+    """A small real checkpoint of a causal LM family with a tokenizer trained here."""
+    from transformers import AutoModelForCausalLM
+
+    folder = root / f"tiny-{model_type}"
+    folder.mkdir(parents=True)
+    tokenizer = _byte_level_tokenizer(folder)
+    config = causal_lm_config(model_type, len(tokenizer), layers, tokenizer.eos_token_id)
+    torch.manual_seed(0)
+    AutoModelForCausalLM.from_config(config).save_pretrained(folder)
+    return folder

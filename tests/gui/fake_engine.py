@@ -68,7 +68,7 @@ class FakeEngine:
         self.unloads += 1
         self._save_counts()
 
-    def run(self, request, cancel, on_text=None):
+    def run(self, request, cancel, on_text=None, on_token=None):
         cancel.check()
         if self.exit_on_run:
             import os

@@ -1,6 +1,7 @@
 """The window end to end with the real engine: the bundled model, and a Marian checkpoint built here."""
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from core.catalog import ModelEntry
@@ -76,3 +77,39 @@ def test_settings_are_restored(qtbot, make_window):
     assert again.modelPanel.layersSpin.value() == 3
     assert again.modelPanel.threadsSpin.value() == 1
     assert again.windowSpin.value() == 42
+
+
+@pytest.mark.slow  # builds a checkpoint and starts a real engine process
+def test_generation_streams_token_by_token_and_stops_within_one(qtbot, make_window, tmp_path):
+    from tests.builders import causal_lm_folder
+
+    window = make_window()
+    panel = window.modelPanel
+    panel.taskCombo.setCurrentIndex(panel.taskCombo.findData("generation"))
+    panel.add_entry(ModelEntry.for_folder(causal_lm_folder(tmp_path, "llama"), "generation"))
+    load(qtbot, window)
+    run = window.runPanel
+    assert run.samplingOptions.isVisibleTo(run) and not run.beamsSpin.isVisibleTo(run)
+    run.maxTokensSpin.setValue(10)
+    tokens = []
+    window.host.generated.connect(lambda number, event: tokens.append(event))
+    with qtbot.waitSignal(window.host.jobFinished, timeout=60_000):
+        qtbot.mouseClick(run.runButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.historyModel.rowCount() == 1, timeout=5_000)
+    assert [e.index for e in tokens] == list(range(1, len(tokens) + 1)) and 1 <= len(tokens) <= 10
+    timing = run.resultView.timing.text()
+    assert "TTFT" in timing and f"{len(tokens)} tokens" in timing and "stopped:" in timing
+    assert len(window.latencyPlot.values(window.latencyPlot.TOKEN)[1]) == len(tokens)
+    kv = window.memoryPlot.values(window.memoryPlot.KV)[1]
+    assert len(kv) == len(tokens) and kv == sorted(kv)  # the KV line grows with the context
+    # Stop: a long forced generation ends within one token of the Stop
+    run.maxTokensSpin.setValue(100)
+    run.inputEdit.setPlainText("the cat sat on the mat " * 3)
+    tokens.clear()
+    window.host.generated.connect(
+        lambda number, event: event.index == 3 and qtbot.mouseClick(run.stopButton, Qt.MouseButton.LeftButton))
+    with qtbot.waitSignal(window.host.jobFinished, timeout=60_000):
+        qtbot.mouseClick(run.runButton, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.historyModel.rowCount() == 2, timeout=5_000)
+    assert "stopped by the user" in run.resultView.timing.text()
+    assert len(tokens) < 100
