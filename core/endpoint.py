@@ -309,7 +309,7 @@ def _error_detail(body: str) -> str:
         message = error.get("message") if isinstance(error, dict) else error
     except (ValueError, AttributeError):
         message = body.strip()
-    message = " ".join(str(message or "").split())[:200]
+    message = " ".join(str(message or "").split())[:200].rstrip(".")
     return f": {message}" if message else ""
 
 

@@ -177,3 +177,30 @@ def test_reports_carry_the_host_and_model_never_the_key_or_path(monkeypatch):
     described = Endpoint(base_url="https://api.example.com/v1/deployments/x", model="m").to_dict()
     assert described == {"host": "api.example.com", "model": "m", "api": "chat"}
     assert "sk-secret" not in repr(Endpoint(base_url="https://api.example.com/v1", model="m"))
+
+
+def test_the_cli_measures_an_endpoint_and_writes_only_host_and_model(server, tmp_path, capsys):
+    import json
+
+    from core.cli import main
+
+    out = tmp_path / "endpoint.json"
+    code = main(["endpoint", "--url", server[0], "--model", "echo", "--key-env", "TEST_ENDPOINT_KEY",
+                 "--prompt", PROMPT, "--max-new-tokens", "4", "--concurrency", "1,2", "--requests", "2",
+                 "--out", str(out), "--json"])
+    assert code == 0
+    report = json.loads(out.read_text())
+    assert report["endpoint"] == {"host": "127.0.0.1", "model": "echo", "api": "chat"}
+    assert report["single"]["text"] == "one two three four"
+    assert [level["concurrency"] for level in report["levels"]] == [1, 2]
+    assert "sekrit" not in out.read_text() and "sekrit" not in capsys.readouterr().out
+
+
+def test_the_cli_says_a_refused_key_in_one_line(server, monkeypatch, capsys):
+    from core.cli import main
+
+    monkeypatch.setenv("TEST_ENDPOINT_KEY", "wrong")
+    assert main(["endpoint", "--url", server[0], "--model", "echo", "--key-env", "TEST_ENDPOINT_KEY"]) == 2
+    warning, error = capsys.readouterr().err.strip().split("\n")
+    assert warning.startswith("sizelab-cli: warning: Plain http")
+    assert error.startswith("sizelab-cli: error:") and "HTTP 401" in error
