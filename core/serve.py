@@ -173,15 +173,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, {"error": {"message": message, "type": "invalid_request_error", "code": status}})
 
     def _generate(self, params: GenerationParams, cancel: CancelToken) -> Iterator[tuple[str, Completion | None]]:
-        """Yields (delta, None) per piece of text, then ("", Completion)."""
+        """Yields (delta, None) per piece of text, then ("", Completion). Closed early (the client
+        left), it cancels the backend's generation and closes it before the next request may start."""
         with self.generation_lock:
             pieces = self.config.backend(params, cancel)
-            while True:
-                try:
-                    yield next(pieces), None
-                except StopIteration as end:
-                    yield "", end.value
-                    return
+            try:
+                while True:
+                    try:
+                        piece = next(pieces)
+                    except StopIteration as end:
+                        yield "", end.value
+                        return
+                    yield piece, None
+            finally:
+                cancel.cancel()  # a no-op after the end; else the backend stops within a token
+                pieces.close()
 
     def _whole(self, params: GenerationParams, kind: str) -> None:
         text, completion = "", None
@@ -206,8 +212,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
+        generation = self._generate(params, cancel)
         try:
-            for delta, completion in self._generate(params, cancel):
+            for delta, completion in generation:
                 if completion is None:
                     piece = {"delta": {"content": delta}} if kind == "chat.completion" else {"text": delta}
                     self._event(base | {"choices": [{"index": 0, "finish_reason": None} | piece]})
@@ -227,6 +234,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_chunk(b"")
             except OSError:
                 pass
+        finally:
+            generation.close()
         self.close_connection = True
 
     def _event(self, data: dict) -> None:
