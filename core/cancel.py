@@ -26,6 +26,10 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._event.is_set()
 
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`, waking at once on cancel; True if cancelled."""
+        return self._event.wait(seconds)
+
     def check(self) -> None:
         """Raise Cancelled if cancel() was called."""
         if self._event.is_set():

@@ -6,6 +6,7 @@
     sizelab-cli train-head
     sizelab-cli compare (--ladder ID | --member SPEC ...) [--batch B --seq-len L ...] [--out run.json]
     sizelab-cli runtimes [--remove NAME | --clear] [--json]
+    sizelab-cli endpoint --url URL --model NAME [--prompt P ...] [--concurrency 1,2,4] [--json]
 """
 
 import argparse
@@ -430,6 +431,63 @@ def cmd_runtimes(args) -> int:
     return 0
 
 
+
+
+def cmd_endpoint(args) -> int:
+    """Measure an OpenAI-compatible endpoint from this side: one streamed request, then each concurrency level."""
+    from . import endpoint as remote
+    from .report import write_json_atomic
+
+    _check_outputs(args, args.out)
+    target = remote.Endpoint(base_url=args.url, model=args.model, key_env=args.key_env, api=args.api,
+                             timeout_s=args.timeout, max_retries=args.retries)
+    for warning in target.warnings():
+        print(f"sizelab-cli: warning: {warning}", file=sys.stderr)
+    prompts = args.prompt or [DEFAULT_PROMPT]
+    first = remote.stream(target, prompts[0], max_tokens=args.max_new_tokens, temperature=args.temperature,
+                          on_text=None if args.json else _echo_delta)
+    if not args.json:
+        print(file=sys.stderr)
+    report = {"endpoint": target.to_dict(), "single": first.to_dict(), "levels": []}
+    levels = tuple(_whole_numbers(args.concurrency)) if args.concurrency else ()
+    for level in remote.measure_concurrency(target, prompts, levels, args.requests, args.max_new_tokens) if levels else ():
+        summary = level.to_dict()
+        report["levels"].append(summary)
+        if not args.json:
+            ttft, itl = summary["time_to_first_token_s"], summary["inter_token_latency_s"]
+            print(f"concurrency {level.concurrency}: {summary['requests_per_s'] or 0:.2f} req/s, "
+                  f"{summary['output_tokens_per_s'] or 0:.1f} tok/s, TTFT p50 "
+                  f"{ttft['p50'] * 1000 if ttft else float('nan'):.0f} ms, ITL p50 "
+                  f"{itl['p50'] * 1000 if itl else float('nan'):.1f} ms, errors {level.errors}", file=sys.stderr)
+    if args.out:
+        _save(write_json_atomic, args.out, report)
+    if args.json:
+        print(json_text(report))
+    else:
+        single = report["single"]
+        itl = single["inter_token_latency_s"]
+        print(f"{target.host} {target.model}: TTFT {single['time_to_first_token_s'] * 1000:.0f} ms, "
+              f"ITL p50 {itl['p50'] * 1000 if itl else float('nan'):.1f} ms, "
+              f"{single['decode_tokens_per_s'] or float('nan'):.1f} tok/s decode, "
+              f"{single['completion_tokens']} tokens ({single['token_count_source']}), "
+              f"end to end {single['end_to_end_s']:.2f} s, retries {single['retries']}")
+    return 0
+
+
+DEFAULT_PROMPT = "Explain in three sentences why smaller language models can be faster."
+
+
+def _echo_delta(delta: str, text: str) -> None:
+    print(delta, end="", file=sys.stderr, flush=True)
+
+
+def _whole_numbers(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise InputError(f"Cannot read {text!r}: write whole numbers separated by commas, e.g. 1,2,4.") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sizelab-cli", description="Model Size Lab, headless.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -495,6 +553,23 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--clear", action="store_true", help="delete every converted model")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_runtimes)
+    p = sub.add_parser("endpoint", help="measure an OpenAI-compatible endpoint (a hosted API, vLLM, llama.cpp, ...)")
+    p.add_argument("--url", required=True, help="the API root, e.g. https://api.example.com/v1 or http://127.0.0.1:8000/v1")
+    p.add_argument("--model", required=True, help="the model name the server knows")
+    p.add_argument("--key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the API key (default OPENAI_API_KEY; never pass a key itself)")
+    p.add_argument("--api", choices=("chat", "completions"), default="chat", help="which API to call (default chat)")
+    p.add_argument("--prompt", action="append", help="a prompt (repeatable; concurrency levels cycle through them)")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate per request (default 64)")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default 0)")
+    p.add_argument("--concurrency", help="also measure these levels of requests in flight, e.g. 1,2,4,8")
+    p.add_argument("--requests", type=int, default=8, help="requests per concurrency level (default 8)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any byte (default 60)")
+    p.add_argument("--retries", type=int, default=2, help="retries on 429/5xx before the first token (default 2)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--out", type=Path, help="write the JSON report here")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=cmd_endpoint)
     return parser
 
 
