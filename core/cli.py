@@ -7,6 +7,7 @@
     sizelab-cli compare (--ladder ID | --member SPEC ...) [--batch B --seq-len L ...] [--out run.json]
     sizelab-cli runtimes [--remove NAME | --clear] [--json]
     sizelab-cli endpoint --url URL --model NAME [--prompt P ...] [--concurrency 1,2,4] [--json]
+    sizelab-cli serve [model options] [--host 127.0.0.1] [--port 8000] [--token-env VAR]
 """
 
 import argparse
@@ -474,6 +475,38 @@ def cmd_endpoint(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """A causal LM behind an OpenAI-compatible endpoint, until Ctrl+C (or SIGTERM)."""
+    from . import serve
+
+    token = os.environ.get(args.token_env, "").strip() or None
+    serve.check_bind(args.host, token)  # before loading: a refused address costs no minutes
+    if args.task is None:
+        args.task = "generation"
+    loaded = _load(args)
+    if loaded.kind != "causal-lm":
+        raise InputError(f"{loaded.entry.name} is not a causal language model; serve generates text "
+                         "(e.g. --model synthetic/gpt2, or --folder with a GPT-2, Pythia, Llama or Qwen2 checkpoint).")
+    name = args.served_name or loaded.entry.name
+    try:
+        server = serve.make_server(serve.ServerConfig(model_name=name, backend=serve.generation_backend(loaded),
+                                                      token=token), host=args.host, port=args.port)
+    except OSError as exc:
+        raise SizeLabError(f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.") from exc
+    host, port = server.server_address[:2]
+    for warning in loaded.info.warnings:
+        print(f"  note: {warning}", file=sys.stderr)
+    print(f"serving {name!r} [{loaded.request.variant.label(loaded.info.layers_full)}] at "
+          f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1"
+          + (" (token required)" if token else ""), flush=True)
+    with _sigterm_as_interrupt():
+        try:
+            server.serve_forever()
+        finally:
+            server.server_close()
+    return 0
+
+
 DEFAULT_PROMPT = "Explain in three sentences why smaller language models can be faster."
 
 
@@ -570,6 +603,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the JSON report here")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_endpoint)
+    p = sub.add_parser("serve", help="serve a causal LM behind an OpenAI-compatible endpoint (loopback by default)")
+    _model_options(p)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; any other address needs a token)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--token-env", default="SIZELAB_SERVE_TOKEN",
+                   help="environment variable holding the token clients must send (default SIZELAB_SERVE_TOKEN)")
+    p.add_argument("--served-name", help="the model name clients ask for (default: the model's name)")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -12,6 +12,7 @@ never shows in `ps`. Request bodies are capped; nothing from a request is ever e
 import hmac
 import ipaddress
 import json
+import queue
 import threading
 import time
 import uuid
@@ -289,3 +290,48 @@ def _timings(completion: Completion) -> dict:
     return {"prompt_n": completion.prompt_tokens, "prompt_ms": completion.prompt_seconds * 1000,
             "predicted_n": completion.completion_tokens, "predicted_ms": completion.decode_seconds * 1000,
             "predicted_per_token_ms": completion.decode_seconds * 1000 / decoded if decoded else None}
+
+
+def generation_backend(loaded) -> Backend:
+    """A loaded causal LM (core.generation) as a backend: generate() runs on a helper thread and
+    hands each token's text over as it is produced; closing the stream stops it within a token."""
+    from . import generation
+    from .requests import GenerationSettings
+
+    def backend(params: GenerationParams, cancel: CancelToken) -> Iterator[str]:
+        settings = GenerationSettings(max_new_tokens=params.max_tokens, do_sample=params.temperature > 0,
+                                      temperature=params.temperature or 1.0, top_p=params.top_p or 1.0,
+                                      seed=params.seed)
+        deltas: queue.Queue = queue.Queue()
+        outcome: dict = {}
+
+        def work() -> None:
+            try:
+                outcome["result"] = generation.generate(
+                    loaded, params.prompt, settings, cancel=cancel,
+                    on_token=lambda event: deltas.put(event.delta) if event.delta else None)
+            except BaseException as exc:  # noqa: BLE001 - raised again on the serving thread
+                outcome["error"] = exc
+            finally:
+                deltas.put(None)
+
+        worker = threading.Thread(target=work, name="serve-generation", daemon=True)
+        worker.start()
+        try:
+            while (delta := deltas.get()) is not None:
+                yield delta
+        finally:
+            cancel.cancel() if worker.is_alive() else None
+            worker.join()
+        if "error" in outcome:
+            error = outcome["error"]
+            raise error if isinstance(error, SizeLabError) else SizeLabError(
+                f"Generation failed ({type(error).__name__}): {error}")
+        result = outcome["result"]
+        times = result.token_times
+        return Completion(prompt_tokens=result.prompt_tokens, completion_tokens=result.new_tokens,
+                          finish_reason="stop" if result.stop_reason in ("eos", "stopped") else "length",
+                          prompt_seconds=result.time_to_first_token or 0.0,
+                          decode_seconds=times[-1] - times[0] if len(times) > 1 else 0.0)
+
+    return backend
