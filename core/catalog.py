@@ -13,7 +13,7 @@ from .safe_files import read_json
 from .variants import Variant
 
 TASKS = ("classification", "translation", "generation")
-SOURCES = ("bundled", "synthetic", "hub", "folder")
+SOURCES = ("bundled", "synthetic", "hub", "folder", "endpoint")
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,20 @@ class ModelEntry:
         if not repo_id or repo_id.count("/") > 1 or any(c.isspace() for c in repo_id):
             raise InputError(f"{repo_id!r} is not a Hugging Face model id (owner/name).")
         return cls(id=f"hub/{repo_id}", name=repo_id, task=task, source="hub", ref=repo_id)
+
+
+    @classmethod
+    def for_endpoint(cls, base_url: str, model: str, key_env: str = "OPENAI_API_KEY", api: str = "chat") -> "ModelEntry":
+        """An OpenAI-compatible endpoint (core.endpoint) as a model: text generation, measured remotely.
+        Its id and name carry the host and model only; the key stays in its environment variable."""
+        from .endpoint import Endpoint
+
+        endpoint = Endpoint(base_url=base_url.strip(), model=model.strip(), key_env=key_env.strip() or "OPENAI_API_KEY",
+                            api=api)  # checks the URL (https, or http to a local address)
+        return cls(id=f"endpoint/{endpoint.host}/{endpoint.model}", name=f"{endpoint.model} @ {endpoint.host}",
+                   task="generation", source="endpoint", ref=endpoint.base_url,
+                   about=f"OpenAI-compatible endpoint at {endpoint.host}: measured from this machine, over the network",
+                   extra={"model": endpoint.model, "key_env": endpoint.key_env, "api": endpoint.api})
 
 
 @dataclass(frozen=True)
@@ -118,6 +132,8 @@ DEFAULT_MODEL_ID = "bundled/minilm-l6-sentiment"
 
 def known_depth(entry: ModelEntry) -> int | None:
     """Layers of a model read from its config.json without loading it, or None if not at hand."""
+    if entry.source == "endpoint":  # a remote model: its architecture is the server's business
+        return None
     if entry.source == "synthetic":
         config_path = paths.CONFIGS / f"{entry.ref}.json"
     elif entry.source == "bundled":

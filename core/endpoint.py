@@ -393,6 +393,70 @@ class _ChunkParser:
                             finish_reason=self.finish_reason, server_timing=self.timings, warnings=warnings)
 
 
+# ------------------------------------------------------------------ an endpoint as a model of the engine
+
+
+def endpoint_of(entry) -> Endpoint:
+    """The Endpoint of a catalog entry made by ModelEntry.for_endpoint."""
+    return Endpoint(base_url=entry.ref, model=entry.extra.get("model", ""),
+                    key_env=entry.extra.get("key_env", "OPENAI_API_KEY"), api=entry.extra.get("api", "chat"))
+
+
+def connect(endpoint: Endpoint, cancel: CancelToken | None = None) -> list[str]:
+    """Check the server answers and knows the model (GET /models), before any measured request.
+    Returns warnings; raises EndpointError for what would make every request fail."""
+    import httpx
+
+    cancel = cancel or CancelToken()
+    headers = {"Authorization": f"Bearer {key}"} if (key := api_key(endpoint)) else {}
+    outcome: dict = {}
+
+    def ask() -> None:
+        try:
+            with make_client(endpoint) as client:
+                outcome["response"] = client.get(endpoint.url("/models"), headers=headers,
+                                                 timeout=min(endpoint.timeout_s, 15.0))
+        except Exception as exc:  # noqa: BLE001 - said below in one line
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=ask, name="endpoint-connect", daemon=True)
+    worker.start()
+    while worker.is_alive():  # a cancel does not wait for a server that does not answer
+        worker.join(0.05)
+        cancel.check()
+    if "error" in outcome:
+        raise _transport_error(endpoint, outcome["error"], _ChunkParser(endpoint))
+    response: httpx.Response = outcome["response"]
+    warnings = endpoint.warnings()
+    if response.status_code in (401, 403):
+        _raise_for_status(endpoint, response.status_code, response.headers, response.text)
+    if response.status_code != 200:
+        return warnings + [f"{endpoint.host} does not list its models (HTTP {response.status_code}); "
+                           "requests will tell whether it knows this one."]
+    try:
+        names = [m.get("id") for m in response.json().get("data", []) if isinstance(m, dict)]
+    except (ValueError, AttributeError):
+        names = []
+    if names and endpoint.model not in names:
+        raise EndpointError(f"{endpoint.host} does not serve {endpoint.model!r}; it lists "
+                            f"{', '.join(map(str, names[:8]))}{'…' if len(names) > 8 else ''}.")
+    return warnings
+
+
+def generation_fields(result: StreamResult, max_tokens: int) -> dict:
+    """A streamed request in the shape of core.generation.GenerationResult.to_dict(), so the window,
+    history and exports read remote and local generations alike. No KV cache is seen from here."""
+    itl = result.inter_token_latencies
+    stop = ("eos" if result.finish_reason == "stop" else
+            "max_new_tokens" if result.finish_reason == "length" or result.completion_tokens >= max_tokens else "eos")
+    return {"text": result.text, "prompt_tokens": result.prompt_tokens, "new_tokens": result.completion_tokens,
+            "stop_reason": stop, "time_to_first_token": result.time_to_first_token, "token_times": result.chunk_times,
+            "inter_token": Stats.of(itl).to_dict() if itl else None,
+            "decode_tokens_per_second": result.decode_tokens_per_second, "end_to_end": result.end_to_end,
+            "kv_cache_bytes": None, "token_count_source": result.token_source, "retries": result.retries,
+            "server_timing": result.server_timing, "remote": True}
+
+
 # ------------------------------------------------------------------ concurrency as a lever
 
 

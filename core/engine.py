@@ -22,6 +22,7 @@ class Engine:
 
     def __init__(self) -> None:
         self.loaded: LoadedModel | None = None
+        self.remote = None  # an OpenAI-compatible endpoint (core.endpoint.Endpoint) instead of a model
 
     def devices(self) -> list:
         from .devices import list_devices
@@ -29,6 +30,8 @@ class Engine:
 
     def load(self, request: LoadRequest, cancel: CancelToken, progress: Progress = no_progress) -> ModelSummary:
         self.unload()
+        if request.entry.source == "endpoint":
+            return self._connect(request, cancel, progress)
         loaded = load_model(request, cancel, progress)
         self.loaded = loaded
         return ModelSummary(
@@ -38,7 +41,24 @@ class Engine:
             labels=loaded.labels, synthetic=loaded.entry.synthetic, license=loaded.entry.license,
             info=loaded.info.to_dict())
 
+    def _connect(self, request: LoadRequest, cancel: CancelToken, progress: Progress) -> ModelSummary:
+        """An endpoint is "loaded" once its server answers and knows the model; nothing is held here."""
+        from .endpoint import connect, endpoint_of
+
+        endpoint = endpoint_of(request.entry)
+        progress(None, f"Asking {endpoint.host} for {endpoint.model}")
+        started = time.perf_counter()
+        warnings = connect(endpoint, cancel)
+        self.remote = endpoint
+        entry = request.entry
+        return ModelSummary(
+            model_id=entry.id, name=entry.name, task=entry.task, source=entry.source, kind="endpoint",
+            variant_label="remote", device=endpoint.host, labels=(), synthetic=False, license="",
+            info={"remote": endpoint.to_dict(), "key_env": endpoint.key_env, "warnings": warnings,
+                  "load_seconds": time.perf_counter() - started, "rss_before_load": rss_bytes(), "weight_bytes": 0})
+
     def unload(self) -> None:
+        self.remote = None
         if self.loaded is not None:
             self.loaded.release()
             self.loaded = None
@@ -47,6 +67,8 @@ class Engine:
     def run(self, request: RunRequest, cancel: CancelToken,
             on_text: Callable[[str, str, int], None] | None = None,
             on_token: Callable[[TokenEvent], None] | None = None) -> RunRecord:
+        if self.remote is not None:
+            return self._stream_remote(request, cancel, on_token)
         loaded = self.loaded
         if loaded is None:
             raise InputError("Load a model first.")
@@ -89,6 +111,50 @@ class Engine:
                            generation=result.to_dict())
         record.rss = rss_bytes()
         record.cuda = cuda_memory(loaded.device)
+        record.finished_at = time.monotonic()
+        return record
+
+    def _stream_remote(self, request: RunRequest, cancel: CancelToken,
+                       on_token: Callable[[TokenEvent], None] | None) -> RunRecord:
+        """A request to the endpoint, streamed: each chunk is a token event as it arrives; Stop closes
+        the stream (the server stops), and what arrived is kept."""
+        from .endpoint import generation_fields, stream
+        from .errors import Cancelled
+        from .requests import GenerationSettings
+
+        endpoint = self.remote
+        settings = request.generation or GenerationSettings(max_new_tokens=request.max_new_tokens)
+        arrived: list[float] = []  # kept for a stopped stream, whose result the client never returns
+        partial = {"text": ""}
+
+        def on_text(delta: str, text: str) -> None:
+            arrived.append(time.perf_counter() - started)
+            partial["text"] = text
+            if on_token is not None:
+                on_token(TokenEvent(len(arrived), arrived[-1], delta, text, 0))
+
+        started = time.perf_counter()
+        try:
+            result = stream(endpoint, request.texts[0], max_tokens=settings.max_new_tokens,
+                            temperature=settings.temperature if settings.do_sample else 0.0,
+                            cancel=cancel, on_text=on_text)
+        except Cancelled:
+            if not arrived:
+                raise
+            from .endpoint import StreamResult  # stopped mid-stream: keep what arrived, as a local model does
+            result = StreamResult(text=partial["text"], chunk_times=arrived, end_to_end=time.perf_counter() - started,
+                                  completion_tokens=len(arrived), token_source="chunks", finish_reason="stopped")
+        fields = generation_fields(result, settings.max_new_tokens)
+        if result.finish_reason == "stopped":
+            fields["stop_reason"] = "stopped"
+        record = RunRecord(model_name=f"{endpoint.model} @ {endpoint.host}", variant_label="remote",
+                           device=endpoint.host, task="generation", input_chars=len(request.texts[0]),
+                           input_tokens=result.prompt_tokens or 0, latency=result.end_to_end,
+                           phases={"request": result.end_to_end}, summary=result.text, translation=result.text,
+                           time_to_first_token=result.time_to_first_token,
+                           tokens_per_second=result.decode_tokens_per_second, warnings=result.warnings,
+                           generation=fields)
+        record.rss = rss_bytes()
         record.finished_at = time.monotonic()
         return record
 

@@ -18,6 +18,7 @@ With the environment variable FAKE_SERVER_KEY set, requests must carry that bear
 import argparse
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +34,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # noqa: A002
         pass
+
+    def do_GET(self):  # noqa: N802
+        key = os.environ.get("FAKE_SERVER_KEY")
+        if key and self.headers.get("Authorization") != f"Bearer {key}":
+            return self._plain(401, {"error": {"message": "Incorrect API key provided."}})
+        if self.path.rstrip("/") == "/v1/models":
+            names = ["echo", "no-usage", "slow-first", "lag", "cut", "busy", "down", "badjson", "silent", "endless"]
+            return self._plain(200, {"object": "list", "data": [{"id": n, "object": "model"} for n in names]})
+        return self._plain(404, {"error": {"message": "no such route"}})
 
     def do_POST(self):  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -107,6 +117,25 @@ class Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+def running_server(key: str = "sekrit"):
+    """A module-scoped pytest fixture: this server in its own process; yields (base URL, log path)."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory):
+        log = tmp_path_factory.mktemp("server") / "server.log"
+        log.touch()
+        process = subprocess.Popen([sys.executable, "-m", "tests.endpoint_server", "--log", str(log)],
+                                   stdout=subprocess.PIPE, text=True, env={**os.environ, "FAKE_SERVER_KEY": key})
+        port = int(process.stdout.readline())
+        yield f"http://127.0.0.1:{port}/v1", log
+        process.kill()
+        process.wait(5)
+        process.stdout.close()
+
+    return server
 
 
 def main() -> None:

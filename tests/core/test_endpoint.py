@@ -4,8 +4,6 @@ No mock at the HTTP edge: real sockets, real server-sent events, the real httpx 
 model name picks the fault it plays.
 """
 
-import subprocess
-import sys
 import threading
 import time
 
@@ -14,26 +12,11 @@ import pytest
 from core.cancel import CancelToken
 from core.endpoint import Endpoint, EndpointError, is_local_host, measure_concurrency, stream
 from core.errors import Cancelled, InputError
+from tests.endpoint_server import running_server
+
+server = running_server()  # one real server process for this module (a pytest fixture)
 
 PROMPT = "one two three four five six seven eight"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    log.touch()
-    process = subprocess.Popen([sys.executable, "-m", "tests.endpoint_server", "--log", str(log)],
-                               stdout=subprocess.PIPE, text=True, env=_env(FAKE_SERVER_KEY="sekrit"))
-    port = int(process.stdout.readline())
-    yield f"http://127.0.0.1:{port}/v1", log
-    process.kill()
-    process.wait(5)
-    process.stdout.close()
-
-
-def _env(**extra):
-    import os
-    return {**os.environ, **extra}
 
 
 @pytest.fixture(autouse=True)
