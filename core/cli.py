@@ -328,6 +328,8 @@ def cmd_compare(args) -> int:
         entry = (ModelEntry.for_folder(where, args.task or "classification") if _is_folder(where)
                  else catalog.get(where))
         members.append(LadderMember(entry, Variant.parse(variant) if variant else Variant()))
+    for url, model in args.endpoint or []:  # remote rows beside the local ones, measured the same way
+        members.append(LadderMember(ModelEntry.for_endpoint(url, model, key_env=args.key_env), Variant()))
     for member in [m for m in members if m.model.source == "hub" and not is_cached(m.model)]:
         print(f"skipped {member.model.id}: not in the local Hugging Face cache", file=sys.stderr)
         members.remove(member)
@@ -561,6 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--member", action="append",
                    help="MODEL[@VARIANT]: a catalog id or checkpoint folder, e.g. synthetic/bert-tiny@int8,L1 "
                         "(repeatable; added after the ladder's members)")
+    p.add_argument("--endpoint", nargs=2, action="append", metavar=("URL", "MODEL"),
+                   help="an OpenAI-compatible endpoint as a row, e.g. http://127.0.0.1:8000/v1 gpt2 (repeatable)")
+    p.add_argument("--key-env", default="OPENAI_API_KEY",
+                   help="environment variable holding the endpoints' API key (default OPENAI_API_KEY)")
     p.add_argument("--task", choices=TASKS, help="task of --member folders")
     p.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")

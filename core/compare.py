@@ -10,11 +10,11 @@ does not, so the window reads them without torch.
 import time
 import traceback
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import torch
 
-from . import devices, quality
+from . import devices, paths, quality
 from .bench import BenchReport, benchmark, run_benchmark
 from .cancel import CancelToken
 from .catalog import LadderMember, known_depth
@@ -24,6 +24,7 @@ from .environment import environment as read_environment
 from .errors import Cancelled, SizeLabError
 from .loading import load_model
 from .requests import LoadRequest, Protocol
+from .stats import Stats
 from .tasks import guard_memory
 
 PROGRESS_EVERY_S = 0.1  # one progress record per 100 ms at most, however fast the iterations are
@@ -124,9 +125,79 @@ def _decoding(loaded, protocol: "Protocol", cancel: CancelToken, iterations: int
             "prompt_tokens": bench.prompt_tokens, "new_tokens": bench.new_tokens, "iterations": bench.iterations}
 
 
+ENDPOINT_PROMPT_FILE = "perplexity.txt"  # the shipped generation text: its start is the endpoint rows' prompt
+
+
+def _endpoint_prompt(words: int) -> str:
+    text = (paths.RESOURCES / "data" / "generation" / ENDPOINT_PROMPT_FILE).read_text(encoding="utf-8")
+    return " ".join(text.split()[:max(words, 1)])
+
+
+def _measure_endpoint_row(index: int, member: LadderMember, request: CompareRequest,
+                          cancel: CancelToken) -> Iterator[RowProgress | dict]:
+    """An OpenAI-compatible endpoint: the protocol's warm-up and iterations as streamed requests of
+    `new_tokens` tokens, timed on this side. Its prompt is the shipped text's first seq_len words
+    (a server tokenizes as it likes); perplexity is n/a over a chat API, so the row shows its text."""
+    from .endpoint import connect, endpoint_of, stream
+
+    protocol = request.protocol
+    endpoint = endpoint_of(member.model)
+    yield RowProgress(index, 0.0, f"Asking {endpoint.host} for {endpoint.model}")
+    started = time.perf_counter()
+    warnings = connect(endpoint, cancel)
+    load_seconds = time.perf_counter() - started
+    prompt = _endpoint_prompt(protocol.seq_len)
+    results, warm, retries = [], [], 0
+    total = max(protocol.warmup, 1) + protocol.min_iterations
+    begun = time.perf_counter()
+    while True:
+        result = stream(endpoint, prompt, max_tokens=protocol.new_tokens, cancel=cancel)
+        retries += result.retries
+        (warm if len(warm) < max(protocol.warmup, 1) else results).append(result)
+        done = len(warm) + len(results)
+        yield RowProgress(index, min(done / total, 1.0), f"Request {done}")
+        enough = len(results) >= protocol.min_iterations and time.perf_counter() - begun >= protocol.min_seconds
+        if enough or (results and time.perf_counter() - begun >= protocol.max_seconds):
+            break
+    latency = Stats.of([r.end_to_end for r in results])
+    ttft = Stats.of([r.time_to_first_token for r in results if r.time_to_first_token is not None] or [0.0])
+    gaps = [g for r in results for g in r.inter_token_latencies]
+    itl = Stats.of(gaps) if gaps else None
+    rates = [r.decode_tokens_per_second for r in results if r.decode_tokens_per_second]
+    tokens = [r.completion_tokens for r in results]
+    yield row_base(index, member) | {
+        "status": "done", "label": "remote", "kind": "endpoint",
+        "endpoint": endpoint.to_dict(),  # the host and model only: never the full URL or the key
+        "params_total": None, "params_non_embedding": None, "weight_bytes": None, "layers": None, "layers_full": None,
+        "warnings": warnings + [w for w in results[0].warnings if w not in warnings]
+                    + ["Measured over the network from this machine: latency includes the network and the server's queue."],
+        "runtime": {}, "load_seconds": load_seconds, "first_inference_seconds": warm[0].end_to_end,
+        "protocol_used": asdict(protocol) | {"seq_len_used": len(prompt.split()), "new_tokens_used": protocol.new_tokens,
+                                             "prompt_unit": "words"},
+        "latency": latency.to_dict(), "throughput_items_per_s": 1 / latency.p50 if latency.p50 > 0 else None,
+        "throughput_tokens_per_s": sum(tokens) / sum(r.end_to_end for r in results),
+        "memory": {}, "memory_bytes": None, "samples": [r.end_to_end for r in results],
+        "warmup_samples": [r.end_to_end for r in warm], "efficiency": {"gflops": None, "fraction_of_peak": None},
+        "quality": {"metric": "perplexity", "value": None, "note": "n/a over a chat API: compare the text",
+                    "predictions": [results[0].text]},
+        "generation": {"ttft_s": ttft.p50, "itl_p50_s": itl.p50 if itl else None,
+                       "itl_p90_s": itl.p90 if itl else None, "itl_p99_s": itl.p99 if itl else None,
+                       "decode_tokens_per_s": sorted(rates)[len(rates) // 2] if rates else None,
+                       "kv_cache_bytes": None, "prompt_tokens": results[0].prompt_tokens,
+                       "new_tokens": round(sum(tokens) / len(tokens)), "iterations": len(results),
+                       "token_count_source": results[0].token_source, "retries": retries,
+                       "server_timing": results[-1].server_timing},
+        "output_text": results[0].text,
+        "sweep": [],
+    }
+
+
 def _measure_row(index: int, member: LadderMember, request: CompareRequest, cancel: CancelToken,
                  peak: float) -> Iterator[RowProgress | dict]:
     """Load, benchmark, sweep and score one variant; yields progress, then the finished row."""
+    if member.model.source == "endpoint":
+        yield from _measure_endpoint_row(index, member, request, cancel)
+        return
     sweep_values = request.sweep.values if request.sweep else ()
     phases = 2 + len(sweep_values) + (1 if request.quality else 0)
     yield RowProgress(index, 0.0, f"Loading {member.model.name}")

@@ -181,7 +181,8 @@ def default_reference(run: dict) -> int | None:
     done = [row for row in run["rows"] if row["status"] == "done"]
     if not done:
         return None
-    return max(done, key=lambda row: (row["params_total"], -row["index"]))["index"]
+    # an endpoint row has no parameter count here: a local row is the reference when there is one
+    return max(done, key=lambda row: (row["params_total"] or 0, -row["index"]))["index"]
 
 
 def table(run: dict, reference: int | None = None) -> list[dict]:
@@ -217,11 +218,12 @@ def table(run: dict, reference: int | None = None) -> list[dict]:
             } | _generation_columns(row.get("generation"))
             if ref is not None:
                 flat["speedup"] = ref["latency"]["p50"] / p50
-                if ref["memory_bytes"] > 0:
+                if (ref["memory_bytes"] or 0) > 0 and row["memory_bytes"] is not None:  # None: an endpoint's
                     flat["memory_saving"] = 1 - row["memory_bytes"] / ref["memory_bytes"]
                 # Both savings are shown: in one process, RSS also holds what loading and int8
                 # packing left behind, so it can disagree with what the variant stores.
-                flat["weight_saving"] = 1 - row["weight_bytes"] / ref["weight_bytes"]
+                if ref["weight_bytes"] and row["weight_bytes"] is not None:
+                    flat["weight_saving"] = 1 - row["weight_bytes"] / ref["weight_bytes"]
                 if not row["model"]["synthetic"] and not ref["model"]["synthetic"]:
                     flat["agreement"] = agreement(scored.get("predictions") or [],
                                                           (ref.get("quality") or {}).get("predictions") or [])
@@ -407,8 +409,8 @@ def text_table(run: dict, reference: int | None = None) -> str:
                       f"{r['p90_s'] * 1000:.2f}", f"{r['p99_s'] * 1000:.2f}", f"{r['items_per_s']:.1f}",
                       fmt_mib(r["memory_bytes"]), fmt_quality(r["quality_metric"], r["quality"]),
                       _pct(r["agreement"]), "n/a" if r["speedup"] is None else f"{r['speedup']:.2f}x",
-                      _pct(r["memory_saving"]), _pct(r["weight_saving"]), f"{r['gflops']:.1f}",
-                      _pct(r["fraction_of_peak"])))
+                      _pct(r["memory_saving"]), _pct(r["weight_saving"]),
+                      "n/a" if r["gflops"] is None else f"{r['gflops']:.1f}", _pct(r["fraction_of_peak"])))
     full = [line for line in lines if len(line) == len(head)]
     widths = [max(len(str(line[i])) for line in full) for i in range(len(head))]
     text = []
@@ -431,12 +433,19 @@ def generation_text(run: dict) -> list[str]:
     if not rows:
         return []
     lines = ["", "Generation (streamed, greedy): TTFT = prefill; ITL = time between tokens; decode tok/s excludes the first token."]
+    def ms(value) -> str:
+        return "n/a" if value is None else f"{value * 1000:.2f}"
+
     for r in rows:
         g = r["generation"]
-        lines.append(f"  {r['index'] + 1}  {r['model']['name']} [{r.get('label', '')}]: prompt {g['prompt_tokens']} + "
-                     f"{g['new_tokens']} tokens: TTFT {g['ttft_s'] * 1000:.1f} ms, ITL p50 {g['itl_p50_s'] * 1000:.2f} / "
-                     f"p99 {g['itl_p99_s'] * 1000:.2f} ms, decode {g['decode_tokens_per_s']:.1f} tok/s, "
-                     f"KV cache {g['kv_cache_bytes'] / 2**20:.2f} MiB")
+        rate = "n/a" if g["decode_tokens_per_s"] is None else f"{g['decode_tokens_per_s']:.1f}"
+        kv = ("not seen (remote)" if g["kv_cache_bytes"] is None else f"{g['kv_cache_bytes'] / 2**20:.2f} MiB")
+        prompt = g["prompt_tokens"] if g["prompt_tokens"] is not None else "?"
+        lines.append(f"  {r['index'] + 1}  {r['model']['name']} [{r.get('label', '')}]: prompt {prompt} + "
+                     f"{g['new_tokens']} tokens: TTFT {ms(g['ttft_s'])} ms, ITL p50 {ms(g['itl_p50_s'])} / "
+                     f"p99 {ms(g['itl_p99_s'])} ms, decode {rate} tok/s, KV cache {kv}")
+        if r.get("output_text"):  # an endpoint: no perplexity over a chat API, so its text is shown
+            lines.append(f"       text: {' '.join(r['output_text'].split())[:160]}")
         for point in r.get("sweep") or []:
             if "kv_cache_bytes" in point:
                 lines.append(f"       {run['request']['sweep']['axis']} {point['value']}: KV cache "

@@ -81,3 +81,26 @@ def test_a_server_that_is_not_there_is_one_clear_line():
     gone = ModelEntry.for_endpoint("http://127.0.0.1:9/v1", "m")  # the discard port: refused at once
     with pytest.raises(EndpointError, match="Cannot connect to 127.0.0.1"):
         Engine().load(LoadRequest(entry=gone), CancelToken())
+
+
+def test_an_endpoint_row_sits_beside_a_local_row_in_compare(server, tmp_path, capsys):
+    import json
+
+    from core.cli import main
+    from tests.builders import causal_lm_folder
+
+    folder = causal_lm_folder(tmp_path, "gpt2", layers=2)
+    out, csv = tmp_path / "run.json", tmp_path / "run.csv"
+    code = main(["compare", "--member", str(folder), "--task", "generation", "--endpoint", server[0], "echo",
+                 "--key-env", "TEST_ENDPOINT_KEY", "--seq-len", "8", "--new-tokens", "4", "--warmup", "1",
+                 "--min-iterations", "3", "--min-seconds", "0", "--threads", "1", "--out", str(out), "--csv", str(csv)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    local, remote = json.loads(out.read_text())["rows"]
+    assert local["status"] == remote["status"] == "done" and remote["kind"] == "endpoint"
+    assert remote["endpoint"] == {"host": "127.0.0.1", "model": "echo", "api": "chat"}
+    assert len(remote["samples"]) == 3 and remote["generation"]["new_tokens"] == 4
+    assert remote["output_text"] and remote["quality"]["value"] is None
+    assert local["index"] == 0 and "sekrit" not in out.read_text() and server[0] not in out.read_text()
+    assert "text: " + remote["output_text"] in printed and "n/a" in printed
+    assert "echo @ 127.0.0.1" in csv.read_text()
