@@ -17,10 +17,11 @@ from core.variants import PRECISIONS, RUNTIME_PRECISIONS, Variant
 
 OPEN_FOLDER = "__open_folder__"
 HUB_ID = "__hub_id__"
+ENDPOINT = "__endpoint__"
 ALL_LAYERS = 0  # the layers spin box's "all"
 GROUPS = (("bundled", "Bundled (offline)"), ("cached", "Hugging Face (in local cache)"),
           ("synthetic", "Synthetic (random weights, timing only)"), ("hub", "Hugging Face (download)"),
-          ("folder", "Local folders"))
+          ("folder", "Local folders"), ("endpoint", "Endpoints (remote, OpenAI-compatible)"))
 
 
 def default_threads() -> int:
@@ -176,7 +177,10 @@ class ModelPanel(QGroupBox):
                 item.setData(entry.id, Qt.ItemDataRole.UserRole)
                 item.setToolTip(entry.about or entry.ref)
                 model.appendRow(item)
-        for text, key in (("Open folder…", OPEN_FOLDER), ("Hugging Face id…", HUB_ID)):
+        actions = [("Open folder…", OPEN_FOLDER), ("Hugging Face id…", HUB_ID)]
+        if self.task == "generation":  # endpoints generate text: they are offered there only
+            actions.append(("OpenAI-compatible endpoint…", ENDPOINT))
+        for text, key in actions:
             item = QStandardItem(text)
             item.setData(key, Qt.ItemDataRole.UserRole)
             model.appendRow(item)
@@ -185,7 +189,7 @@ class ModelPanel(QGroupBox):
         self.modelCombo.blockSignals(blocked)
         if not self.select_model(previous):
             for row in range(model.rowCount()):
-                if model.item(row).data(Qt.ItemDataRole.UserRole) not in (None, OPEN_FOLDER, HUB_ID):
+                if model.item(row).data(Qt.ItemDataRole.UserRole) not in (None, OPEN_FOLDER, HUB_ID, ENDPOINT):
                     self.modelCombo.setCurrentIndex(row)
                     break
         self._on_model_changed()
@@ -206,7 +210,7 @@ class ModelPanel(QGroupBox):
 
     def current_model_id(self) -> str | None:
         value = self.modelCombo.currentData(Qt.ItemDataRole.UserRole)
-        return value if value not in (OPEN_FOLDER, HUB_ID) else None
+        return value if value not in (OPEN_FOLDER, HUB_ID, ENDPOINT) else None
 
     def current_entry(self) -> ModelEntry | None:
         model_id = self.current_model_id()
@@ -284,6 +288,14 @@ class ModelPanel(QGroupBox):
             except SizeLabError as exc:
                 self._fill_models()
                 self.show_error(str(exc))
+        elif key == ENDPOINT:
+            from .endpoint_dialog import EndpointDialog
+
+            dialog = EndpointDialog(self)
+            if dialog.exec() and dialog.entry() is not None:
+                self.add_entry(dialog.entry())
+            else:
+                self._fill_models()
 
     @Slot(int)
     def _on_runtime_changed(self, _index: int) -> None:
@@ -353,6 +365,8 @@ class ModelPanel(QGroupBox):
         entry = self.current_entry()
         if entry is None:
             raise SizeLabError("Choose a model first.")
+        if entry.source == "endpoint":  # the server's model as it is: no lever of ours applies
+            return LoadRequest(entry=entry)
         device = self.current_device()
         return LoadRequest(entry=entry, variant=self.variant(), device=device.id,
                            threads=self.threadsSpin.value() if device.kind == "cpu" else None,
@@ -365,8 +379,8 @@ class ModelPanel(QGroupBox):
                        self.layersSpin, self.deviceCombo, self.threadsSpin, self.allowPickleCheck, self.loadButton):
             widget.setEnabled(not loading)
         if not loading:
-            self._apply_runtime_limits()
-            self.precisionCombo.setEnabled(not self.int8Check.isChecked())
+            entry = self.current_entry()
+            self._enable_levers(entry is None or entry.source != "endpoint")
         self.cancelButton.setEnabled(loading)
         if loading:
             self.loadProgress.setRange(0, 0)  # busy until the first fraction arrives
@@ -398,14 +412,39 @@ class ModelPanel(QGroupBox):
         if entry is None:
             self.card.setText("")
             return
+        self._enable_levers(entry.source != "endpoint")
+        if entry.source == "endpoint":
+            key_env = entry.extra.get("key_env", "OPENAI_API_KEY")
+            rows = [("Model", entry.extra.get("model", "")), ("API", entry.extra.get("api", "chat")),
+                    ("Key", f"${key_env} " + ("is set" if os.environ.get(key_env) else "is not set"))]
+            self.card.setText(self._card_html(entry.name, entry.about, rows, [], False,
+                                              "Not connected yet: Load asks the server for the model."))
+            return
         advice = advise(self.current_device(), self.variant())
         rows = [("Parameters", fmt_count(entry.params) + " (catalog)"), ("Source", entry.source),
                 ("License", entry.license or "see the model card")]
         self.card.setText(self._card_html(entry.name, entry.about, rows, advice, entry.synthetic, "Not loaded yet."))
 
+    def _enable_levers(self, enabled: bool) -> None:
+        """Precision, int8, layers, runtime and device are ours to pull on a local model only."""
+        for widget in (self.runtimeCombo, self.precisionCombo, self.int8Check, self.layersSpin, self.deviceCombo,
+                       self.threadsSpin, self.allowPickleCheck):
+            widget.setEnabled(enabled)
+        if enabled:
+            self._apply_runtime_limits()
+            self.precisionCombo.setEnabled(not self.int8Check.isChecked())
+
     def show_summary(self, summary) -> None:
         """The card after a load: measured figures of the loaded variant."""
         info = summary.info
+        if summary.kind == "endpoint":
+            remote = info["remote"]
+            rows = [("Host", remote["host"]), ("Model", remote["model"]), ("API", remote["api"]),
+                    ("Key", f"${info['key_env']}"), ("Connected in", f"{info['load_seconds']:.2f} s")]
+            self.card.setText(self._card_html(summary.name, "Measured from this machine: latency includes the "
+                                              "network and the server's queue.", rows, info["warnings"], False,
+                                              "Connected."))
+            return
         rows = [("Variant", f"{summary.variant_label} on {summary.device}"),
                 ("Parameters", f"{fmt_count(info['params_total'])} total, "
                                f"{fmt_count(info['params_non_embedding'])} non-embedding"),

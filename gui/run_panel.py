@@ -100,9 +100,11 @@ class ResultView(QWidget):
             self.show_streaming(record.summary or "(no text)")
             rate = f"{g['decode_tokens_per_second']:.1f} tokens/s" if g["decode_tokens_per_second"] else "n/a tokens/s"
             ttft = g["time_to_first_token"]
+            memory = (f"KV cache {g['kv_cache_bytes'] / 2**20:.2f} MiB" if g.get("kv_cache_bytes") is not None
+                      else f"tokens counted by the {g.get('token_count_source', 'server')}")  # a remote endpoint
             extra += (f"<br>TTFT {ttft * 1000:.1f} ms · {rate} · {g['new_tokens']} tokens · "
-                      f"stopped: {STOP_REASONS.get(g['stop_reason'], g['stop_reason'])} · "
-                      f"KV cache {g['kv_cache_bytes'] / 2**20:.2f} MiB" if ttft is not None else "")
+                      f"stopped: {STOP_REASONS.get(g['stop_reason'], g['stop_reason'])} · {memory}"
+                      if ttft is not None else "")
         elif record.task == "translation":
             self._set_bars({})
             self.show_streaming(record.translation or "(empty translation)")
