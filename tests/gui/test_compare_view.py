@@ -77,7 +77,9 @@ def test_run_a_tiny_ladder_with_a_failing_member_then_export_and_reopen(qtbot, m
         view.export(tmp_path / f"run.{suffix}")
     saved = json.loads((tmp_path / "run.json").read_text())
     assert saved["outcome"] == "done" and len(saved["rows"][0]["samples"]) == 3
-    assert (tmp_path / "run.csv").read_text().splitlines()[3].split(",")[-2] == "True"  # the chosen reference
+    import csv
+    rows = list(csv.DictReader((tmp_path / "run.csv").read_text().splitlines()))
+    assert rows[2]["reference"] == "True"  # the chosen reference
     assert (tmp_path / "run.png").stat().st_size > 1000
 
     other = make_view(start=False)
