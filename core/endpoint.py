@@ -226,13 +226,15 @@ def _stream_once(endpoint, prompt, max_tokens, temperature, cancel, on_text, cli
     cancel ends the wait at once, even for a server that sends nothing at all."""
     arrivals: queue.Queue = queue.Queue()
     sockets: list = []  # the connection's socket, so a cancel can cut it
-    started = time.perf_counter()
     headers = {"Accept": "text/event-stream"}
     key = api_key(endpoint)
     if key:
         headers["Authorization"] = f"Bearer {key}"
 
     def exchange() -> None:
+        # The clock starts here, on the thread that sends, and every arrival is timed here too: the
+        # hand-over to the caller's thread (slow on a busy machine) is not the server's time.
+        started = time.perf_counter()
         try:
             path = "/chat/completions" if endpoint.api == "chat" else "/completions"
             with client.stream("POST", endpoint.url(path), json=_payload(endpoint, prompt, max_tokens, temperature),
@@ -255,6 +257,7 @@ def _stream_once(endpoint, prompt, max_tokens, temperature, cancel, on_text, cli
     worker = threading.Thread(target=exchange, name="endpoint-stream", daemon=True)
     worker.start()
     parser = _ChunkParser(endpoint)
+    end_to_end = 0.0
     try:
         while True:
             try:
@@ -267,6 +270,7 @@ def _stream_once(endpoint, prompt, max_tokens, temperature, cancel, on_text, cli
                 break
             kind = item[0]
             if kind == "line":
+                end_to_end = item[1]
                 delta = parser.feed(item[1], item[2])
                 if delta and on_text is not None:
                     on_text(delta, parser.text)
@@ -287,7 +291,7 @@ def _stream_once(endpoint, prompt, max_tokens, temperature, cancel, on_text, cli
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
-    return parser.result(time.perf_counter() - started)
+    return parser.result(end_to_end)  # the arrival of the stream's last line
 
 
 def _raise_for_status(endpoint: Endpoint, status: int, headers, body: str) -> None:
