@@ -187,3 +187,34 @@ def test_the_cli_says_a_refused_key_in_one_line(server, monkeypatch, capsys):
     warning, error = capsys.readouterr().err.strip().split("\n")
     assert warning.startswith("sizelab-cli: warning: Plain http")
     assert error.startswith("sizelab-cli: error:") and "HTTP 401" in error
+
+
+def test_a_key_can_come_from_the_system_keyring(server, monkeypatch):
+    """The [keyring] extra: the key stored for this base URL. The OS keychain is the edge we cannot
+    reach here, so keyring's own backend interface is given an in-memory store."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1
+        stored: dict = {}
+
+        def get_password(self, service, username):
+            return self.stored.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.stored[(service, username)] = password
+
+        def delete_password(self, service, username):
+            self.stored.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        monkeypatch.delenv("TEST_ENDPOINT_KEY")
+        with pytest.raises(EndpointError, match="HTTP 401"):
+            stream(endpoint(server, "echo"), PROMPT, max_tokens=2)
+        keyring.set_password("model-size-lab", server[0], "sekrit")
+        assert stream(endpoint(server, "echo"), PROMPT, max_tokens=2).text == "one two"
+    finally:
+        keyring.set_keyring(previous)
