@@ -30,7 +30,9 @@ def test_min_iterations_rule(tiny):
 def test_min_seconds_rule(tiny):
     report = benchmark(tiny, Protocol(seq_len=16, warmup=1, min_iterations=1, min_seconds=0.3))
     assert sum(report.samples) >= 0.3 * 0.5  # timed work is most of the wall time
-    assert report.latency["n"] > 1
+    # it iterates until 0.3 s have passed: more than once, unless one iteration already took that long
+    # (seen with the machine's two cores shared by a dozen processes)
+    assert report.latency["n"] > 1 or report.samples[0] >= 0.3
 
 
 def test_records_stream_then_report(tiny):
