@@ -8,12 +8,9 @@ competes with the window for nothing but cores, its memory figures are its own (
 a crash or an out-of-memory kill takes only the engine down, and a step that cannot be interrupted
 (reading weights, quantizing) can still be ended by ending the process.
 
-The protocol, all plain picklable values (requests, records, summaries, dicts):
-  to the engine:   ("job", number, kind, request) · ("cancel", number or None) · ("stop",)
-                   (kind: "load", "run", "run-continuous", "unload" or "compare")
-  from the engine: (event, *args) for the events in EVENTS, in the order they happened.
-A reader thread takes commands as they arrive, so a cancel reaches a job while it runs; jobs run
-one at a time, in order, on the main thread. The host is gui/engine_host.py's EngineHost.
+The messages are core/protocol.py's types. A reader thread takes commands as they arrive, so a
+cancel reaches a job while it runs; jobs run one at a time, in order, on the main thread. The host
+is gui/engine_host.py's EngineHost.
 """
 
 import ctypes
@@ -24,22 +21,14 @@ import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 
 from .cancel import CancelToken
 from .errors import Cancelled, SizeLabError
+from .protocol import (BATCH_SECONDS, Cancel, Compared, EngineFailed, Event, Failed, Finished, Generated, JobKind,
+                       Loaded, Measured, Outcome, Progressed, Started, Stop, Streamed, Submit)
 
-EVENTS = {
-    "started": "the engine is ready: (devices, versions dict)",
-    "progressed": "job number, fraction (float or None), message",
-    "loaded": "job number, core.engine.ModelSummary",
-    "measured": "job number, core.engine.RunRecord: one request finished",
-    "streamed": "job number, translation text so far",
-    "generated": "job number, core.records.TokenEvent: one new token of a text generation",
-    "compared": "job number, a core.compare_data record (row started, progress, finished or failed, run finished)",
-    "failed": "job number (0: the engine itself), a message for the user",
-    "finished": 'job number and how it ended: "done", "cancelled" or "failed"; always the last of a job',
-}
 OUT_OF_MEMORY = "Out of memory. Try a smaller batch or shorter text, int8, fewer layers, or the CPU."
 
 
@@ -56,9 +45,9 @@ class _Outbox:
         self._connection = connection
         self._lock = threading.Lock()
 
-    def __call__(self, event: str, *args) -> None:
+    def __call__(self, event: Event) -> None:
         with self._lock:
-            self._connection.send((event, *args))
+            self._connection.send(event)
 
 
 class _Inbox:
@@ -96,12 +85,12 @@ class _Inbox:
                 command = self._connection.recv()
             except (EOFError, OSError):  # the host is gone: nobody is left to show a result
                 os._exit(0)
-            if command[0] == "job":
-                self.open(command[1])  # exists before a cancel for it can arrive
-                self.jobs.put(command[1:])
-            elif command[0] == "cancel":
-                self._cancel(command[1])
-            elif command[0] == "stop":
+            if isinstance(command, Submit):
+                self.open(command.job)  # exists before a cancel for it can arrive
+                self.jobs.put(command)
+            elif isinstance(command, Cancel):
+                self._cancel(command.job)
+            elif isinstance(command, Stop):
                 self._cancel(None)
                 self.jobs.put(None)
                 return
@@ -119,18 +108,17 @@ def serve(connection, engine_factory=default_engine) -> None:
         # What is imported now lives for good: out of later collections (a full one walks every
         # object with the GIL held), as core.loading.release_memory does after each collection.
         gc.freeze()
-        send("started", engine.devices(), _versions())
+        send(Started(tuple(engine.devices()), _versions()))
     except Exception as exc:  # noqa: BLE001 - shown to the user, never swallowed
         traceback.print_exc()
-        send("failed", 0, f"The inference engine could not start: {exc}")
+        send(EngineFailed(f"The inference engine could not start: {exc}"))
         return
     try:
         while (job := inbox.jobs.get()) is not None:
-            number, kind, request = job
             try:
-                _run_job(engine, send, number, kind, request, inbox.token(number))
+                _run_job(engine, send, job, inbox.token(job.job))
             finally:
-                inbox.forget(number)
+                inbox.forget(job.job)
     except (BrokenPipeError, EOFError, OSError):  # the host is gone mid-job
         os._exit(0)
     finally:
@@ -156,45 +144,59 @@ def _versions() -> dict:
     return versions
 
 
-def _run_job(engine, send: _Outbox, number: int, kind: str, request, cancel: CancelToken) -> None:
-    outcome = "failed"
+def _run_job(engine, send: _Outbox, job: Submit, cancel: CancelToken) -> None:
+    number, kind, request = job.job, job.kind, job.request
+    outcome = Outcome.FAILED
     try:
         cancel.check()  # cancelled while it waited in the queue
-        if kind == "load":
-            summary = engine.load(request, cancel, lambda fraction, message: send("progressed", number,
-                                                                                fraction, message))
-            send("loaded", number, summary)
-        elif kind == "run":
-            record = engine.run(request, cancel, on_text=lambda delta, text, n: send("streamed", number, text),
-                                on_token=lambda event: send("generated", number, event))
-            send("measured", number, record)
-        elif kind == "run-continuous":
-            for record in engine.run_continuously(request, cancel):
-                send("measured", number, record)
-        elif kind == "unload":
-            engine.unload()
-        elif kind == "compare":
+        if kind == JobKind.LOAD:
+            summary = engine.load(request, cancel,
+                                  lambda fraction, message: send(Progressed(number, fraction, message)))
+            send(Loaded(number, summary))
+        elif kind == JobKind.RUN:
+            record = engine.run(request, cancel, on_text=lambda delta, text, n: send(Streamed(number, text)),
+                                on_token=lambda token: send(Generated(number, token)))
+            send(Measured(number, (record,)))
+        elif kind == JobKind.RUN_CONTINUOUS:
+            _run_continuously(engine, send, number, request, cancel)
+        elif kind == JobKind.COMPARE:
             engine.unload()  # one model in memory at a time: the live view's goes first
             from .compare import run_compare
             for record in run_compare(request, cancel):
-                send("compared", number, record)
+                send(Compared(number, record))
         else:
             raise SizeLabError(f"Unknown job kind {kind!r}.")
-        outcome = "cancelled" if cancel.cancelled else "done"
+        outcome = Outcome.CANCELLED if cancel.cancelled else Outcome.DONE
     except Cancelled:
-        outcome = "cancelled"
+        outcome = Outcome.CANCELLED
     except SizeLabError as exc:
-        send("failed", number, str(exc))
+        send(Failed(number, str(exc)))
     except MemoryError:
         _release(engine)
-        send("failed", number, OUT_OF_MEMORY)
+        send(Failed(number, OUT_OF_MEMORY))
     except (BrokenPipeError, EOFError):
         raise
     except Exception as exc:  # noqa: BLE001 - an unexpected bug: shown, with its type, not a crash
         traceback.print_exc()
-        send("failed", number, f"Unexpected error ({type(exc).__name__}): {exc}")
+        send(Failed(number, f"Unexpected error ({type(exc).__name__}): {exc}"))
     finally:
-        send("finished", number, outcome)
+        send(Finished(number, outcome))
+
+
+def _run_continuously(engine, send: _Outbox, number: int, request, cancel: CancelToken) -> None:
+    """Records in batches: one pipe message (and one queued Qt event in the window) per BATCH_SECONDS
+    at most, not one per request (a small model finishes hundreds a second)."""
+    batch: list = []
+    sent = time.monotonic()
+    try:
+        for record in engine.run_continuously(request, cancel):
+            batch.append(record)
+            if time.monotonic() - sent >= BATCH_SECONDS:
+                send(Measured(number, tuple(batch)))
+                batch, sent = [], time.monotonic()
+    finally:
+        if batch:
+            send(Measured(number, tuple(batch)))
 
 
 def _release(engine) -> None:

@@ -23,6 +23,7 @@ from core import compare_data as compare
 from core.advisor import DeviceInfo, cpu_device
 from core.catalog import Catalog, Ladder, is_cached, known_depth
 from core.errors import SizeLabError
+from core.protocol import JobKind
 
 from .model_panel import default_threads, fmt_bytes, fmt_count
 from .plots import REDRAW_MS
@@ -73,7 +74,7 @@ class CompareView(QWidget):
         self.host = host
         self.run: dict | None = None  # what the table shows: the current or a re-opened run
         self.source = ""  # where self.run came from: "" while measuring, else a file name
-        self._job: int | None = None
+        self._job = None  # the running comparison's JobHandle
         self._error = ""  # why the running job failed, shown when it finishes
         self._collector = compare.RunCollector()
         self._pending: list = []
@@ -96,9 +97,6 @@ class CompareView(QWidget):
         self.redrawTimer.setInterval(REDRAW_MS)
         self.redrawTimer.timeout.connect(self._on_redraw_timer)
         host.started.connect(self._on_engine_started)
-        host.compared.connect(self._on_engine_compared)
-        host.failed.connect(self._on_engine_failed)
-        host.jobFinished.connect(self._on_host_job_finished)
         self._on_ladder_changed()
         self._set_running(False)
         self.runButton.setEnabled(False)  # until the engine is up (it lists the devices)
@@ -347,14 +345,17 @@ class CompareView(QWidget):
             self._show_error(str(exc))
             return
         # A continuous live run would hold the one engine forever: stop whatever it is doing.
-        self.host.cancel()
+        self.host.cancel_all()
         self._collector = compare.RunCollector()
         self._pending.clear()
         self._progress = None
         self.run, self.source = None, ""
         self._refresh()
         self._error = ""
-        self._job = self.host.submit("compare", request)
+        job = self._job = self.host.submit(JobKind.COMPARE, request)
+        job.compared.connect(self._on_job_compared)
+        job.failed.connect(self._on_job_failed)
+        job.finished.connect(self._on_job_finished)
         self._set_running(True)
         self.statusLabel.setText("Starting…")
         self.redrawTimer.start()
@@ -363,8 +364,12 @@ class CompareView(QWidget):
     @Slot()
     def _on_cancel_clicked(self) -> None:
         if self._job is not None:
-            self.host.cancel(self._job)
+            self._job.cancel()
             self.statusLabel.setText("Cancelling after the current step…")
+
+    def running(self) -> bool:
+        """A comparison is running (submitted and not finished)."""
+        return self._job is not None
 
     def _set_running(self, running: bool) -> None:
         for widget in (self.ladderCombo, self.modelList, self.deviceCombo, self.threadsSpin, self.batchSpin,
@@ -375,25 +380,22 @@ class CompareView(QWidget):
         self.sweepEdit.setEnabled(not running and self.sweepAxisCombo.currentData() is not None)
         self.cancelButton.setEnabled(running)
 
-    @Slot(object, object)
-    def _on_engine_started(self, devices, _versions) -> None:
-        self.set_devices(devices)
+    @Slot(object)
+    def _on_engine_started(self, event) -> None:
+        self.set_devices(event.devices)
         self.runButton.setEnabled(self._job is None)
 
-    @Slot(int, object)
-    def _on_engine_compared(self, number: int, record) -> None:
-        if number == self._job:
-            self._pending.append(record)  # shown by the timer, never per record
+    @Slot(object)
+    def _on_job_compared(self, event) -> None:
+        self._pending.append(event.record)  # shown by the timer, never per record
 
-    @Slot(int, str)
-    def _on_engine_failed(self, number: int, message: str) -> None:
-        if number == self._job:
-            self._error = message
+    @Slot(object)
+    def _on_job_failed(self, event) -> None:
+        self._error = event.message
 
-    @Slot(int, str)
-    def _on_host_job_finished(self, number: int, outcome: str) -> None:
-        if number != self._job:
-            return
+    @Slot(object)
+    def _on_job_finished(self, event) -> None:
+        outcome = event.outcome
         self._job = None
         self._on_redraw_timer()  # the last records
         if self.run is not None and self.run["outcome"] == "running":

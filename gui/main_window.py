@@ -1,14 +1,15 @@
 """The main window: model panel | input and result | live plots | history.
 
-Data flows one way: widgets -> immutable request -> engine process -> core -> records -> signals -> the
-pending queue -> one timer that updates one plot per tick (each at 10 Hz), the history and the result view.
+Data flows one way: widgets -> immutable request -> the session (gui/session.py) -> engine process ->
+core -> records -> the job's signals -> the session's pending records -> one timer that updates one plot
+per tick (each at 1000 / REDRAW_MS Hz), the history and the result view. This class builds and
+arranges widgets and shows what the session says; the session holds the jobs and the model's state.
 """
 
 import importlib.metadata as metadata
 import os
 import sys
 import time
-from collections import deque
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QAction, QKeySequence
@@ -17,6 +18,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from core.catalog import DEFAULT_MODEL_ID, load_catalog
+from core.protocol import Outcome
 
 from .compare_view import CompareView
 from .engine_host import EngineHost, default_engine
@@ -24,6 +26,7 @@ from .history import HistoryModel
 from .model_panel import ModelPanel
 from .plots import REDRAW_MS, LatencyPlot, MemoryPlot, ThroughputPlot, export_csv
 from .run_panel import RunPanel
+from .session import LiveSession
 from .settings import Settings
 
 
@@ -43,11 +46,6 @@ class MainWindow(QMainWindow):
         self.settings = Settings()
         self.catalog = load_catalog()
         self.clock_zero = time.monotonic()
-        self._load_job = self._run_job = None
-        self._summary = None  # ModelSummary of the loaded model
-        self._pending: list = []  # RunRecords waiting for the next redraw
-        self._completions: deque[float] = deque()  # finish times within the last second
-        self._stream_text: str | None = None
         self._last_token_seconds = 0.0
         self._closing = False
 
@@ -65,15 +63,18 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
 
         self.host = EngineHost(engine_factory, self)
+        self.session = LiveSession(self.host, self)
         self.host.started.connect(self._on_engine_started)
-        self.host.progressed.connect(self._on_engine_progressed)
-        self.host.loaded.connect(self._on_engine_loaded)
-        self.host.measured.connect(self._on_engine_measured)
-        self.host.streamed.connect(self._on_engine_streamed)
-        self.host.generated.connect(self._on_engine_generated)
-        self.host.failed.connect(self._on_engine_failed)
         self.host.engineLost.connect(self._on_engine_lost)
-        self.host.jobFinished.connect(self._on_host_job_finished)
+        self.session.loadStarted.connect(self._on_session_load_started)
+        self.session.loadProgressed.connect(self.modelPanel.set_progress)
+        self.session.loaded.connect(self._on_session_loaded)
+        self.session.loadFinished.connect(self._on_session_load_finished)
+        self.session.runStarted.connect(self._on_session_run_started)
+        self.session.tokenGenerated.connect(self._on_session_token_generated)
+        self.session.runFinished.connect(self._on_session_run_finished)
+        self.session.modelLost.connect(self._on_session_model_lost)
+        self.session.errorRaised.connect(self.show_error)
         # Built here, not in _build_layout: it shares the engine (one model in memory at a time).
         self.compareView = CompareView(self.catalog, self.host)
         self.tabs.addTab(self.compareView, "Compare")
@@ -298,92 +299,44 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_model_panel_load_requested(self, request) -> None:
         self.clear_error()
-        if self._run_job is not None:
-            self.host.cancel(self._run_job)
-        if self._load_job is not None:
-            self.host.cancel(self._load_job)
-        self._summary = None
-        self.runPanel.set_state(loaded=False, running=False)
-        self.modelPanel.set_loading(True)
-        self._load_job = self.host.submit("load", request)
-        self.statusBar().showMessage(f"Loading {request.entry.name}…")
+        self.session.load(request)
 
     @Slot()
     def _on_model_panel_cancel_requested(self) -> None:
-        if self._load_job is not None:
-            self.host.cancel(self._load_job)
+        if self.session.cancel_load():
             self.modelPanel.set_progress(None, "Cancelling…")
 
     @Slot(str)
     def _on_model_panel_task_changed(self, task: str) -> None:
-        if self._summary is None:
+        if self.session.summary is None:
             self.runPanel.set_task(task)
 
     @Slot(object, bool)
     def _on_run_panel_run_requested(self, request, continuous: bool) -> None:
-        if self._summary is None or self._run_job is not None:
-            return
-        self.clear_error()
-        self._stream_text = None
-        self.latencyPlot.add_break(self.now())
-        self._run_job = self.host.submit("run-continuous" if continuous else "run", request)
-        self.runPanel.set_state(loaded=True, running=True)
-        if continuous:
-            self.statusBar().showMessage("Running continuously — Esc or Stop to end.")
+        self.session.run(request, continuous)
 
     @Slot()
     def _on_run_panel_stop_requested(self) -> None:
-        if self._run_job is not None:
-            self.host.cancel(self._run_job)
+        self.session.stop()
 
     @Slot()
     def _on_compare_view_run_started(self) -> None:
         """A comparison unloads the live model first: the Live tab must stop offering to run it."""
         self.clear_error()
-        self._forget_model("Unloaded")
+        self.session.forget_model("Unloaded")
         self.statusBar().showMessage("Comparing a size ladder: the live model was unloaded; load it again to run it.",
                                      10_000)
 
-    def _forget_model(self, why: str) -> None:
-        self._summary = None
-        self.runPanel.set_state(loaded=False, running=False)
-        self.modelPanel.show_entry(self.modelPanel.current_entry())
-        self.modelPanel.finish_progress(why, False)
-        self.memoryPlot.unmark_model()
-
-    # ------------------------------------------------------------ engine signals
+    # ------------------------------------------------------------ the session's and the engine's signals
 
     @Slot(str)
-    def _on_engine_lost(self, message: str) -> None:
-        self._forget_model("Engine stopped")
-        now = self.now()
-        for plot in self.plots:
-            plot.break_lines(now)  # the next engine's memory is another process's: no slope between them
-        self.memoryPlot.mark_event(now, "engine restarted")
-        self.show_error(message)
-        self.statusBar().showMessage("Restarting the inference engine…")
+    def _on_session_load_started(self, name: str) -> None:
+        self.runPanel.set_state(loaded=False, running=False)
+        self.modelPanel.set_loading(True)
+        self.statusBar().showMessage(f"Loading {name}…")
 
-    @Slot(object, object)
-    def _on_engine_started(self, devices, versions) -> None:
-        self.modelPanel.set_devices(devices)
-        self.modelPanel.select_device(self.settings.get("device"))
-        self.versionStatus.setText(f"torch {versions.get('torch')} · transformers {versions.get('transformers')}")
-        self.statusBar().showMessage("Ready. Choose a model and press Load (Ctrl+L).", 10_000)
-        entry = self.modelPanel.current_entry()
-        if self._autoload and entry is not None and entry.source == "bundled":
-            self.modelPanel.loadButton.click()  # offline and quick: the app opens ready to run
-        self._autoload = False  # at start-up only, not after the engine restarts
-
-    @Slot(int, object, str)
-    def _on_engine_progressed(self, number: int, fraction, message: str) -> None:
-        if number == self._load_job:
-            self.modelPanel.set_progress(fraction, message)
-
-    @Slot(int, object)
-    def _on_engine_loaded(self, number: int, summary) -> None:
-        if number != self._load_job:
-            return
-        self._summary = summary
+    @Slot(object)
+    def _on_session_loaded(self, summary) -> None:
         self.modelPanel.show_summary(summary)
         self.runPanel.set_task(summary.task)
         self.memoryPlot.mark_model(summary.info["rss_before_load"], summary.info["weight_bytes"])
@@ -394,52 +347,68 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Loaded {summary.name} [{summary.variant_label}] in "
                                      f"{summary.info['load_seconds']:.1f} s. Type text and press Ctrl+Enter.", 10_000)
 
-    @Slot(int, object)
-    def _on_engine_measured(self, number: int, record) -> None:
-        if number == self._run_job:
-            self._pending.append(record)
+    @Slot(str, bool)
+    def _on_session_load_finished(self, outcome: str, loaded: bool) -> None:
+        self.modelPanel.set_loading(False)
+        self.modelPanel.finish_progress({Outcome.DONE: "Loaded", Outcome.CANCELLED: "Cancelled",
+                                         Outcome.FAILED: "Load failed"}[outcome], loaded)
+        if not loaded:
+            self.modelPanel.show_entry(self.modelPanel.current_entry())
+        self.runPanel.set_state(loaded=loaded, running=False)
 
-    @Slot(int, str)
-    def _on_engine_streamed(self, number: int, text: str) -> None:
-        if number == self._run_job:
-            self._stream_text = text
+    @Slot(bool)
+    def _on_session_run_started(self, continuous: bool) -> None:
+        self.clear_error()
+        self.latencyPlot.add_break(self.now())
+        self.runPanel.set_state(loaded=True, running=True)
+        if continuous:
+            self.statusBar().showMessage("Running continuously — Esc or Stop to end.")
 
-    @Slot(int, object)
-    def _on_engine_generated(self, number: int, event) -> None:
+    @Slot(object)
+    def _on_session_token_generated(self, token) -> None:
         """One token of a text generation: its latency, the decode rate and the KV cache, as it arrives."""
-        if number != self._run_job:
-            return
-        self._stream_text = event.text
         now = self.now()
-        gap = event.seconds - self._last_token_seconds if event.index > 1 else event.seconds
-        self._last_token_seconds = event.seconds
+        gap = token.seconds - self._last_token_seconds if token.index > 1 else token.seconds
+        self._last_token_seconds = token.seconds
         self.latencyPlot.append(LatencyPlot.TOKEN, now, gap)
-        if event.index > 1 and gap > 0:
+        if token.index > 1 and gap > 0:
             self.throughputPlot.append(ThroughputPlot.TOKENS, now, 1 / gap)
         if self.memoryPlot.weights.isVisible():
-            self.memoryPlot.append(MemoryPlot.KV, now, self.memoryPlot.weights.value() + event.kv_cache_bytes)
+            self.memoryPlot.append(MemoryPlot.KV, now, self.memoryPlot.weights.value() + token.kv_cache_bytes)
 
-    @Slot(int, str)
-    def _on_engine_failed(self, number: int, message: str) -> None:
-        if number in (0, self._load_job, self._run_job):
-            self.show_error(message)
+    @Slot(str)
+    def _on_session_run_finished(self, outcome: str) -> None:
+        self.runPanel.set_state(loaded=self.session.summary is not None, running=False)
+        if outcome == Outcome.CANCELLED:
+            self.statusBar().showMessage("Stopped.", 5000)
 
-    @Slot(int, str)
-    def _on_host_job_finished(self, number: int, outcome: str) -> None:
-        if number == self._load_job:
-            self._load_job = None
-            self.modelPanel.set_loading(False)
-            loaded = self._summary is not None
-            self.modelPanel.finish_progress({"done": "Loaded", "cancelled": "Cancelled",
-                                             "failed": "Load failed"}[outcome], loaded)
-            if not loaded:
-                self.modelPanel.show_entry(self.modelPanel.current_entry())
-            self.runPanel.set_state(loaded=loaded, running=False)
-        elif number == self._run_job:
-            self._run_job = None
-            self.runPanel.set_state(loaded=self._summary is not None, running=False)
-            if outcome == "cancelled":
-                self.statusBar().showMessage("Stopped.", 5000)
+    @Slot(str)
+    def _on_session_model_lost(self, why: str) -> None:
+        self.runPanel.set_state(loaded=False, running=False)
+        self.modelPanel.show_entry(self.modelPanel.current_entry())
+        self.modelPanel.finish_progress(why, False)
+        self.memoryPlot.unmark_model()
+
+    @Slot(str)
+    def _on_engine_lost(self, _message: str) -> None:
+        """After the session has forgotten the model and shown why."""
+        now = self.now()
+        for plot in self.plots:
+            plot.break_lines(now)  # the next engine's memory is another process's: no slope between them
+        self.memoryPlot.mark_event(now, "engine restarted")
+        self.statusBar().showMessage("Restarting the inference engine…")
+
+    @Slot(object)
+    def _on_engine_started(self, event) -> None:
+        self.modelPanel.set_devices(event.devices)
+        self.modelPanel.select_device(self.settings.get("device"))
+        versions = event.versions
+        self.versionStatus.setText(f"torch {versions.get('torch')} · transformers {versions.get('transformers')}")
+        self.statusBar().showMessage("Ready. Choose a model and press Load (Ctrl+L).", 10_000)
+        entry = self.modelPanel.current_entry()
+        if self._autoload and entry is not None and entry.source == "bundled":
+            self.modelPanel.loadButton.click()  # offline and quick: the app opens ready to run
+        self._autoload = False  # at start-up only, not after the engine restarts
 
     # ------------------------------------------------------------ the one redraw timer
 
@@ -461,33 +430,28 @@ class MainWindow(QMainWindow):
             self._take_in_records()
             plot.update_percentiles()
         elif plot is self.memoryPlot:
-            # The engine process's RSS at 10 Hz (benchmarks take their peaks from the kernel: core.measure).
+            # The engine process's RSS, sampled at the plot's rate (benchmarks take their peaks from the kernel: core.measure).
             rss = self.host.rss()
             if rss is not None:
                 plot.append("RSS", now, rss)
         else:
-            horizon = time.monotonic() - 1.0
-            while self._completions and self._completions[0] <= horizon:  # keep only the last second
-                self._completions.popleft()
-            plot.append("requests/s (last 1 s)", now, len(self._completions))
+            plot.append("requests/s (last 1 s)", now, self.session.requests_last_second())
         if not self.pauseCheck.isChecked():
             plot.redraw(now, float(self.windowSpin.value()))
 
     def _take_in_records(self) -> None:
         """The requests finished since the last cycle: into the plots' buffers, the history and the result view."""
-        records, self._pending = self._pending, []
+        records = self.session.take_records()
         for record in records:
             t = record.finished_at - self.clock_zero
             self.latencyPlot.add_request(t, record.latency)
-            self._completions.append(record.finished_at)
             if record.cuda:
                 self.memoryPlot.append("CUDA allocated", t, record.cuda["cuda_allocated"])
         if records:
             self.historyModel.add_records(records)
             self.runPanel.resultView.show_record(records[-1])
-            self._stream_text = None
-        elif self._stream_text is not None:
-            self.runPanel.resultView.show_streaming(self._stream_text)
+        elif self.session.stream_text is not None:
+            self.runPanel.resultView.show_streaming(self.session.stream_text)
 
     @Slot(bool)
     def _on_pause_check_toggled(self, paused: bool) -> None:
@@ -535,7 +499,7 @@ class MainWindow(QMainWindow):
     def _on_clear_plots_clicked(self) -> None:
         for plot in self.plots:
             plot.clear_data()
-        self._completions.clear()
+        self.session.clear_throughput()
 
     @Slot()
     def _on_about(self) -> None:

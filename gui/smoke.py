@@ -85,23 +85,18 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
 
         def __init__(self):
             super().__init__()
-            self.finished: dict[int, str] = {}
             self.failures: list[str] = []
             self.engine_ready = False
             self.versions: dict = {}
 
-        @Slot(int, str)
-        def on_job_finished(self, number: int, outcome: str) -> None:
-            self.finished[number] = outcome
+        @Slot(object)
+        def on_failed(self, event) -> None:
+            self.failures.append(event.message)
 
-        @Slot(int, str)
-        def on_failed(self, number: int, message: str) -> None:
-            self.failures.append(message)
-
-        @Slot(object, object)
-        def on_started(self, devices, versions) -> None:
+        @Slot(object)
+        def on_started(self, event) -> None:
             self.engine_ready = True
-            self.versions = versions  # the engine process's: the window's never imports torch
+            self.versions = event.versions  # the engine process's: the window's never imports torch
 
     def wait(condition, what: str) -> None:
         """Run the event loop until condition() holds; fail on an engine error or at the deadline."""
@@ -130,8 +125,7 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
     recorder = Recorder()
     window = MainWindow(autoload=False)
     try:
-        window.host.jobFinished.connect(recorder.on_job_finished)
-        window.host.failed.connect(recorder.on_failed)
+        window.host.engineFailed.connect(recorder.on_failed)
         window.host.started.connect(recorder.on_started)
         window.show()
         wait(lambda: window.isVisible() and window.windowHandle() is not None
@@ -145,27 +139,29 @@ def _run(zero: float, settings_dir: str, timeout_s: float) -> dict:
             raise SmokeFailed(f"the default model is not the bundled one: {entry!r}")
         started = time.monotonic()
         window.modelPanel.loadButton.click()
-        load_job = window._load_job
+        load_job = window.session.load_job
         if load_job is None:
             raise SmokeFailed("pressing Load submitted no job")
-        wait(lambda: load_job in recorder.finished, "the bundled model to load")
+        load_job.failed.connect(recorder.on_failed)
+        wait(load_job.done, "the bundled model to load")
         load_seconds = time.monotonic() - started
-        if recorder.finished[load_job] != "done" or window._summary is None:
-            raise SmokeFailed(f"loading ended {recorder.finished[load_job]!r}: {window.errorBanner.text()}")
+        if load_job.outcome != "done" or window.session.summary is None:
+            raise SmokeFailed(f"loading ended {load_job.outcome!r}: {window.errorBanner.text()}")
 
         window.runPanel.inputEdit.setPlainText(SENTENCE)
         if not window.runPanel.runButton.isEnabled():
             raise SmokeFailed("Run is disabled after a successful load")
         started = time.monotonic()
         window.runPanel.runButton.click()
-        run_job = window._run_job
+        run_job = window.session.run_job
         if run_job is None:
             raise SmokeFailed("pressing Run submitted no job")
-        wait(lambda: run_job in recorder.finished and window.historyModel.rowCount() > 0, "the first result")
+        run_job.failed.connect(recorder.on_failed)
+        wait(lambda: run_job.done() and window.historyModel.rowCount() > 0, "the first result")
         run_seconds = time.monotonic() - started
         first_result = time.monotonic() - zero
-        if recorder.finished[run_job] != "done":
-            raise SmokeFailed(f"the run ended {recorder.finished[run_job]!r}: {window.errorBanner.text()}")
+        if run_job.outcome != "done":
+            raise SmokeFailed(f"the run ended {run_job.outcome!r}: {window.errorBanner.text()}")
         description = window.runPanel.resultView.accessibleDescription()
         label = description.split(",", 1)[0].strip()
         if not label:

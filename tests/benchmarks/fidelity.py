@@ -24,6 +24,7 @@ from core.bench import Protocol, bench_inputs, benchmark
 from core.catalog import DEFAULT_MODEL_ID, load_catalog
 from core.devices import set_threads
 from core.loading import load_model
+from core.protocol import JobKind
 from core.requests import LoadRequest
 from core.variants import Variant
 
@@ -62,10 +63,13 @@ def gui_worker_path(entry, variants, shapes, rounds: int, threads: int | None, s
 
     application()
     host = EngineHost()
-    started, finished, records = [], set(), []
+    started, records = [], []
+
+    def on_measured(event):  # a batch: the interval since the last one is shared by its records
+        arrived = time.perf_counter()
+        records.extend((arrived, record, len(event.records)) for record in event.records)
+
     host.started.connect(lambda *_: started.append(True))
-    host.measured.connect(lambda number, record: records.append((time.perf_counter(), record)))
-    host.jobFinished.connect(lambda number, outcome: finished.add(number))
     host.start()
     wait_until(lambda: bool(started), 120)
     print("GUI path (Run continuously in the engine process, records through the pipe and signals); "
@@ -74,8 +78,8 @@ def gui_worker_path(entry, variants, shapes, rounds: int, threads: int | None, s
           f"{'model/bare':>11} {'request/bare':>13} {'arrivals/bare':>14}")
     for variant in variants:
         request = LoadRequest(entry, variant, threads=threads)
-        number = host.submit("load", request)
-        wait_until(lambda: number in finished, 300)
+        job = host.submit(JobKind.LOAD, request)
+        wait_until(job.done, 300)
         reference = load_model(request)  # the same variant, for the bare loop on this thread
         for batch, seq in shapes:
             run = RunRequest(texts=(text_of_tokens(reference.tokenizer, seq),) * batch)
@@ -83,15 +87,19 @@ def gui_worker_path(entry, variants, shapes, rounds: int, threads: int | None, s
             model_p50, request_p50, arrival_p50, bare = [], [], [], []
             for _ in range(rounds):
                 records.clear()
-                number = host.submit("run-continuous", run)
+                job = host.submit(JobKind.RUN_CONTINUOUS, run)
+                job.measured.connect(on_measured)
                 end = time.monotonic() + seconds
                 wait_until(lambda: time.monotonic() > end and len(records) >= 12, 120)
-                host.cancel(number)
-                wait_until(lambda: number in finished, 60)
+                job.cancel()
+                wait_until(job.done, 60)
                 steady = records[2:]  # the first requests of a run warm caches up
-                model_p50.append(statistics.median(r.phases["model"] for _, r in steady))
-                request_p50.append(statistics.median(r.latency for _, r in steady))
-                arrival_p50.append(statistics.median(b[0] - a[0] for a, b in zip(steady, steady[1:])))
+                model_p50.append(statistics.median(r.phases["model"] for _, r, _ in steady))
+                request_p50.append(statistics.median(r.latency for _, r, _ in steady))
+                # records come in batches (core.protocol.BATCH_SECONDS): an interval between two
+                # batches is shared by the later batch's records
+                arrival_p50.append(statistics.median((b[0] - a[0]) / b[2] for a, b in zip(steady, steady[1:])
+                                                     if b[0] != a[0]))
                 bare.append(bare_p50(reference.model, inputs, 20))
             m, r, a, b = (statistics.median(x) * 1000 for x in (model_p50, request_p50, arrival_p50, bare))
             print(f"{variant.label():<8} {batch:>3}x{seq:<3} {b:8.2f} {m:8.2f} {r:8.2f} {a:9.2f} "

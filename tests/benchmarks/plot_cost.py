@@ -77,7 +77,7 @@ def tick_costs(app, window, ticks: int) -> dict[str, list[float]]:
             settings[name](plot)
         for i in range(6 + ticks // blocks):  # the first 6 ticks of a block are warm-up
             now = time.monotonic()
-            window._pending.extend(_record(now - k / RATE, 0.0025) for k in reversed(range(per_tick)))
+            window.session.add_records(_record(now - k / RATE, 0.0025) for k in reversed(range(per_tick)))
             start = time.perf_counter()
             window._on_redraw_timer()
             data = time.perf_counter() - start
@@ -102,7 +102,7 @@ def throughput(window, layers: int, int8: bool, text: str, seconds: float, spans
     window.modelPanel.layersSpin.setValue(layers)
     window.modelPanel.int8Check.setChecked(int8)
     window.modelPanel.loadButton.click()
-    wait_until(lambda: window._summary is not None and window._load_job is None, 120)
+    wait_until(lambda: window.session.summary is not None and window.session.load_job is None, 120)
     window.runPanel.inputEdit.setPlainText(text)
     window.runPanel.runContinuousButton.click()
     run_for(2.0)  # warm-up
@@ -113,7 +113,7 @@ def throughput(window, layers: int, int8: bool, text: str, seconds: float, spans
             window.pauseCheck.setChecked(mode == "paused")
             counts[mode] += run_for(seconds / spans)
     window.runPanel.stopButton.click()
-    wait_until(lambda: window._run_job is None, 30)
+    wait_until(lambda: window.session.run_job is None, 30)
     return {mode: count / seconds for mode, count in counts.items()}
 
 

@@ -73,7 +73,7 @@ def main() -> int:
     if args.threads:
         window.modelPanel.threadsSpin.setValue(args.threads)
     window.modelPanel.loadButton.click()
-    wait_until(lambda: window._summary is not None and window._load_job is None, 300)
+    wait_until(lambda: window.session.summary is not None and window.session.load_job is None, 300)
 
     from tests.benchmarks.plot_cost import fill_buffers
     beat.phase = "setup"  # the benchmark's own work on the UI thread, not the app's: not reported
@@ -87,7 +87,7 @@ def main() -> int:
     requests = window.historyModel._count - before
     beat.phase = "stopping"
     window.runPanel.stopButton.click()
-    wait_until(lambda: window._run_job is None, 60)
+    wait_until(lambda: window.session.run_job is None, 60)
 
     view = window.compareView
     window.tabs.setCurrentWidget(view)
@@ -100,7 +100,7 @@ def main() -> int:
     sleep(args.seconds)
     beat.phase = "stopping"
     view.cancelButton.click()
-    wait_until(lambda: view._job is None, 120)
+    wait_until(lambda: not view.running(), 120)
     window.close()
 
     print(f"UI event-loop lateness (heartbeat {HEARTBEAT_MS} ms), bundled model L{args.layers}, "

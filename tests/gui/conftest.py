@@ -60,3 +60,23 @@ def make_window(qtbot):
     yield make
     for window in windows:
         window.close()
+
+
+@pytest.fixture
+def make_host(qtbot):
+    """An EngineHost started on an engine factory (the fake, most often), shut down after the test."""
+    from gui.engine_host import EngineHost
+
+    hosts = []
+
+    def make(factory, before_start=lambda host: None):
+        host = EngineHost(factory)
+        before_start(host)
+        with qtbot.waitSignal(host.started, timeout=30_000):
+            host.start()
+        hosts.append(host)
+        return host
+
+    yield make
+    for host in hosts:
+        host.shutdown()

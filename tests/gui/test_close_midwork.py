@@ -34,7 +34,7 @@ def close_and_time(window) -> float:
 def outcomes_of(window) -> list[str]:
     """Outcomes of the jobs that end from now on (jobFinished is emitted on the UI thread)."""
     outcomes: list[str] = []
-    window.host.jobFinished.connect(lambda number, outcome: outcomes.append(outcome))
+    window.host.jobFinished.connect(lambda event: outcomes.append(event.outcome))
     return outcomes
 
 
@@ -75,7 +75,7 @@ def test_close_during_a_step_nothing_can_interrupt(qtbot, make_window, tmp_path)
 
     assert_closed_cleanly(window, seconds, outcomes)
     assert not psutil.pid_exists(engine)  # ended, not left behind to finish its step
-    assert window._summary is None  # no model was ever handed over
+    assert window.session.summary is None  # no model was ever handed over
 
 
 def test_close_during_a_compare_run(qtbot, make_window, bert_dir):
@@ -120,9 +120,9 @@ DRIVER = textwrap.dedent('''
 
         def _close_when_loading(self):
             progress = self.modelPanel.loadProgress.format()
-            if self._load_job is not None and progress not in ("", "Starting…"):
+            if self.session.load_job is not None and progress not in ("", "Starting…"):
                 self._poll.stop()
-                print(f"closing {time.time():.6f} loaded={self._summary is not None} during {progress!r}",
+                print(f"closing {time.time():.6f} loaded={self.session.summary is not None} during {progress!r}",
                       flush=True)
                 self.close()
                 print(f"closed {time.time():.6f} engine running {self.host.running()}", flush=True)

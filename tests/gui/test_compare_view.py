@@ -44,7 +44,7 @@ def make_view(qtbot):
 def run_and_wait(qtbot, view, timeout=120_000):
     with qtbot.waitSignal(view.host.jobFinished, timeout=timeout) as blocker:
         qtbot.mouseClick(view.runButton, Qt.MouseButton.LeftButton)
-    return blocker.args[1]
+    return blocker.args[0].outcome
 
 
 def cell(view, row, column):
@@ -101,7 +101,7 @@ def test_cancel_keeps_the_finished_rows(qtbot, make_view, bert_dir):
         assert view.cancelButton.isEnabled() and not view.runButton.isEnabled()
         qtbot.waitUntil(lambda: view.run is not None and view.run["rows"][0]["status"] == "done", timeout=60_000)
         qtbot.mouseClick(view.cancelButton, Qt.MouseButton.LeftButton)
-    assert blocker.args[1] == "cancelled"
+    assert blocker.args[0].outcome == "cancelled"
     assert [cell(view, r, "status") for r in range(3)] == ["reference", "cancelled", "cancelled"]
     assert view.statusLabel.text().startswith("Cancelled: 1 of 3 rows measured")
 

@@ -12,7 +12,7 @@ from gui import history, plots
 def test_close_while_the_bundled_model_loads(qtbot, make_window):
     window = make_window()
     qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window._load_job is not None, timeout=5_000)
+    qtbot.waitUntil(lambda: window.session.load_job is not None, timeout=5_000)
     started = time.monotonic()
     window.close()
     assert time.monotonic() - started < 5.0

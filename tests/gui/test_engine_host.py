@@ -3,28 +3,22 @@
 import threading
 from functools import partial
 
-import pytest
-
+from core.protocol import JobKind
 from gui import engine_host
-from gui.engine_host import EngineHost
+from core.protocol import ENGINE_EVENTS, EVENTS, JOB_EVENTS, signal_name
+from gui.engine_host import EngineHost, JobHandle
 
 from .fake_engine import FakeEngine, RecordingProcess
 
 
-@pytest.fixture
-def make_host(qtbot):
-    hosts = []
+def test_every_event_has_a_signal():
+    """The engine's events on the host, each job's on its handle: the window hears everything the engine says."""
+    from PySide6.QtCore import Signal
 
-    def make(factory) -> EngineHost:
-        host = EngineHost(factory)
-        with qtbot.waitSignal(host.started, timeout=30_000):
-            host.start()
-        hosts.append(host)
-        return host
-
-    yield make
-    for host in hosts:
-        host.shutdown()
+    assert set(ENGINE_EVENTS) | set(JOB_EVENTS) == set(EVENTS)
+    for owner, events in ((EngineHost, ENGINE_EVENTS), (JobHandle, JOB_EVENTS)):
+        for event in events:
+            assert isinstance(getattr(owner, signal_name(event), None), Signal), (owner, event)
 
 
 def load_request():
@@ -38,13 +32,13 @@ def test_an_unreadable_event_is_an_engine_failure(qtbot, make_host):
 
     host = make_host(partial(FakeEngine, unreadable_run=True))
     with qtbot.waitSignal(host.jobFinished, timeout=10_000):
-        host.submit("load", load_request())
+        host.submit(JobKind.LOAD, load_request())
     lost = []
     host.engineLost.connect(lost.append)
     with qtbot.waitSignal(host.started, timeout=30_000):  # a fresh engine
         with qtbot.waitSignal(host.jobFinished, timeout=10_000) as finished:
-            host.submit("run", RunRequest(texts=("hello",)))
-    assert finished.args[1] == "failed"  # the job ends; the window does not wait for it forever
+            host.submit(JobKind.RUN, RunRequest(texts=("hello",)))
+    assert finished.args[0].outcome == "failed"  # the job ends; the window does not wait for it forever
     assert lost and "could not be read" in lost[0]
 
 
@@ -55,8 +49,8 @@ def test_the_ui_thread_never_waits_for_a_lost_engine(qtbot, make_host, monkeypat
     RecordingProcess.joined_on.clear()
     host = make_host(partial(FakeEngine, exit_on_run=True))
     with qtbot.waitSignal(host.jobFinished, timeout=10_000):
-        host.submit("load", load_request())
+        host.submit(JobKind.LOAD, load_request())
     with qtbot.waitSignal(host.engineLost, timeout=10_000):
-        host.submit("run", RunRequest(texts=("hello",)))
+        host.submit(JobKind.RUN, RunRequest(texts=("hello",)))
     assert RecordingProcess.joined_on, "nobody reaped the lost engine"
     assert threading.main_thread().name not in RecordingProcess.joined_on

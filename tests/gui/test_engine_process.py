@@ -25,10 +25,10 @@ DRIVER = textwrap.dedent('''
         window = main_window()
         window.modelPanel.layersSpin.setValue(1)
         window.modelPanel.loadButton.click()
-        wait_until(lambda: window._summary is not None and window._load_job is None, 120)
+        wait_until(lambda: window.session.summary is not None and window.session.load_job is None, 120)
         window.runPanel.inputEdit.setPlainText("A fine, honest film.")
         window.runPanel.runButton.click()
-        wait_until(lambda: window.historyModel.rowCount() == 1 and window._run_job is None, 60)
+        wait_until(lambda: window.historyModel.rowCount() == 1 and window.session.run_job is None, 60)
         view = window.compareView
         entry = load_catalog().get(DEFAULT_MODEL_ID)
         view.set_ladders([Ladder("one", "One row", "classification", (LadderMember(entry, Variant(layers=1)),))])
@@ -38,7 +38,7 @@ DRIVER = textwrap.dedent('''
         view.minItersSpin.setValue(3)
         view.minSecondsSpin.setValue(0)
         view.runButton.click()
-        wait_until(lambda: view._job is None and view.run is not None, 120)
+        wait_until(lambda: not view.running() and view.run is not None, 120)
         rows = [row["status"] for row in view.run["rows"]]
         window.close()
         print(json.dumps({"rows": rows, "summary": window.historyModel.rowCount(),

@@ -9,6 +9,7 @@ from functools import partial
 from PySide6.QtCore import Qt
 
 from core.errors import ModelSourceError
+from core.protocol import JobKind
 
 from .fake_engine import FakeEngine, broken_engine, slow_starting_engine
 
@@ -53,7 +54,7 @@ def test_an_engine_that_dies_mid_run_is_reported_and_restarted(qtbot, make_windo
     first_engine = window.host.pid()
     with qtbot.waitSignal(window.host.started, timeout=60_000):  # the fresh engine is up
         with qtbot.waitSignal(window.host.jobFinished, timeout=10_000,
-                              check_params_cb=lambda number, outcome: outcome == "failed"):
+                              check_params_cb=lambda event: event.outcome == "failed"):
             qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
     assert "stopped unexpectedly" in window.errorBanner.text()
     assert "exited with code 3" in window.errorBanner.text()
@@ -72,7 +73,7 @@ def test_cancel_during_load(qtbot, make_window, tmp_path):
     qtbot.waitUntil(lambda: "Fake step" in window.modelPanel.loadProgress.format(), timeout=10_000)
     assert window.modelPanel.cancelButton.isEnabled()
     with qtbot.waitSignal(window.host.jobFinished, timeout=5_000,
-                          check_params_cb=lambda number, outcome: outcome == "cancelled"):
+                          check_params_cb=lambda event: event.outcome == "cancelled"):
         qtbot.mouseClick(window.modelPanel.cancelButton, Qt.MouseButton.LeftButton)
     assert window.modelPanel.loadProgress.format() == "Cancelled"
     assert FakeEngine.counts(counts)["loads"] == 0
@@ -92,13 +93,16 @@ def test_close_during_a_continuous_run(qtbot, make_window, tmp_path):
 def test_stale_load_results_are_dropped(qtbot, make_window, tmp_path):
     counts = tmp_path / "counts.json"
     window = make_window(partial(FakeEngine, counts, load_steps=20, step_seconds=0.01))
-    panel = window.modelPanel
-    panel.loadButton.setEnabled(True)
-    first = window.host.submit("load", panel.load_request())
-    window._load_job = first
-    window._on_model_panel_load_requested(panel.load_request())  # a newer load supersedes it
-    qtbot.waitUntil(lambda: window._load_job is None, timeout=10_000)
+    session, request = window.session, window.modelPanel.load_request()
+    loaded = []
+    session.loaded.connect(loaded.append)
+    session.load(request)
+    first = session.load_job
+    session.load(request)  # a newer load supersedes it
+    qtbot.waitUntil(lambda: session.load_job is None and first.done(), timeout=10_000)
+    assert first.abandoned and first is not session.load_job
     assert FakeEngine.counts(counts)["loads"] == 1  # the first was cancelled in the queue or mid-way
+    assert len(loaded) == 1
 
 
 def test_stop_ends_a_continuous_run(qtbot, make_window):
@@ -119,10 +123,10 @@ def test_an_engine_that_cannot_start_says_why(qtbot, make_window):
     qtbot.wait(200)  # its process's end adds no second message
     assert window.errorBanner.text().count("could not start") == 1
     failures = []
-    window.host.failed.connect(lambda number, message: failures.append(message))
-    with qtbot.waitSignal(window.host.jobFinished, timeout=5_000,
-                          check_params_cb=lambda number, outcome: outcome == "failed"):
-        window.host.submit("load", window.modelPanel.load_request())
+    job = window.host.submit(JobKind.LOAD, window.modelPanel.load_request())
+    job.failed.connect(lambda event: failures.append(event.message))
+    with qtbot.waitSignal(job.finished, timeout=5_000, check_params_cb=lambda event: event.outcome == "failed"):
+        pass
     assert failures == ["The inference engine is not running."]
 
 

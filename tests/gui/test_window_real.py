@@ -55,9 +55,9 @@ def test_translation_streams_on_a_marian_checkpoint(qtbot, make_window, marian_d
     load(qtbot, window)
     window.runPanel.maxTokensSpin.setValue(12)
     streamed = []
-    window.host.streamed.connect(lambda number, text: streamed.append(text))
     with qtbot.waitSignal(window.host.jobFinished, timeout=30_000):
         qtbot.mouseClick(window.runPanel.runButton, Qt.MouseButton.LeftButton)
+        window.session.run_job.streamed.connect(lambda event: streamed.append(event.text))
     qtbot.waitUntil(lambda: window.historyModel.rowCount() == 1, timeout=5_000)
     assert len(streamed) >= 2
     assert "first token" in window.runPanel.resultView.timing.text()
@@ -92,7 +92,7 @@ def test_generation_streams_token_by_token_and_stops_within_one(qtbot, make_wind
     assert run.samplingOptions.isVisibleTo(run) and not run.beamsSpin.isVisibleTo(run)
     run.maxTokensSpin.setValue(10)
     tokens = []
-    window.host.generated.connect(lambda number, event: tokens.append(event))
+    window.session.tokenGenerated.connect(tokens.append)
     with qtbot.waitSignal(window.host.jobFinished, timeout=60_000):
         qtbot.mouseClick(run.runButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.historyModel.rowCount() == 1, timeout=5_000)
@@ -106,8 +106,8 @@ def test_generation_streams_token_by_token_and_stops_within_one(qtbot, make_wind
     run.maxTokensSpin.setValue(100)
     run.inputEdit.setPlainText("the cat sat on the mat " * 3)
     tokens.clear()
-    window.host.generated.connect(
-        lambda number, event: event.index == 3 and qtbot.mouseClick(run.stopButton, Qt.MouseButton.LeftButton))
+    window.session.tokenGenerated.connect(
+        lambda token: token.index == 3 and qtbot.mouseClick(run.stopButton, Qt.MouseButton.LeftButton))
     with qtbot.waitSignal(window.host.jobFinished, timeout=60_000):
         qtbot.mouseClick(run.runButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.historyModel.rowCount() == 2, timeout=5_000)
