@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .catalog import LadderMember, known_depth
+from .columns import COLUMNS, DIFFED, GENERATION_COLUMNS, SHOWN, diff_cells, diff_headers
 from .errors import InputError
 from .report import write_atomic, write_json_atomic
 from .requests import Protocol
@@ -228,6 +229,9 @@ def table(run: dict, reference: int | None = None) -> list[dict]:
                     flat["agreement"] = agreement(scored.get("predictions") or [],
                                                           (ref.get("quality") or {}).get("predictions") or [])
         out.append(flat)
+    on_front = set(frontier(out))
+    for flat in out:
+        flat["frontier"] = flat["index"] in on_front
     return out
 
 
@@ -241,7 +245,6 @@ def agreement(a: list[str], b: list[str]) -> float | None:
     return sum(x == y for x, y in zip(a, b)) / len(a)
 
 
-GENERATION_COLUMNS = ("ttft_s", "itl_p50_s", "itl_p99_s", "decode_tokens_per_s", "kv_cache_bytes")
 LOWER_IS_BETTER = ("perplexity",)
 
 
@@ -285,20 +288,14 @@ def frontier(rows: list[dict]) -> list[int]:
 
 # ---------------------------------------------------------------- files
 
-CSV_COLUMNS = ("index", "status", "model", "variant", "params_total", "params_non_embedding", "weight_bytes",
-               "load_s", "first_inference_s", "p50_s", "p90_s", "p99_s", "items_per_s", "tokens_per_s",
-               "memory_bytes", "quality_metric", "quality", "agreement", "speedup", "memory_saving", "weight_saving",
-               "gflops", "fraction_of_peak", "reference", "error") + GENERATION_COLUMNS
-
-
 def table_csv(run: dict, reference: int | None = None) -> str:
     """The table as CSV; a missing quality reads "n/a", never a number."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(column.key for column in COLUMNS)
     for row in table(run, reference):
         cells = []
-        for column in CSV_COLUMNS:
+        for column in (c.key for c in COLUMNS):
             value = row.get(column)
             if value is None and column in ("quality", "agreement") and row["status"] == "done":
                 value = "n/a"
@@ -347,13 +344,14 @@ def diff_runs(a: dict, b: dict) -> dict:
         some = ra or rb
         row = {"model": some["model"], "variant": some["variant"],
                "status_a": ra["status"] if ra else "absent", "status_b": rb["status"] if rb else "absent"}
-        for name in ("p50_s", "items_per_s", "memory_bytes", "quality"):
-            va = ra.get(name) if ra else None
-            vb = rb.get(name) if rb else None
-            row[f"{name}_a"], row[f"{name}_b"] = va, vb
-            row[f"{name}_change"] = (vb / va - 1) if va and vb is not None and name != "quality" else None
-        qa, qb = row["quality_a"], row["quality_b"]
-        row["quality_delta"] = qb - qa if qa is not None and qb is not None else None
+        for column in DIFFED:
+            va = ra.get(column.key) if ra else None
+            vb = rb.get(column.key) if rb else None
+            row[f"{column.key}_a"], row[f"{column.key}_b"] = va, vb
+            if column.diff == "ratio":
+                row[f"{column.key}_change"] = vb / va - 1 if va and vb is not None else None
+            else:
+                row[f"{column.key}_delta"] = vb - va if va is not None and vb is not None else None
         rows.append(row)
 
     def changes(part_a: dict, part_b: dict) -> dict:
@@ -370,59 +368,27 @@ def diff_runs(a: dict, b: dict) -> dict:
 # ---------------------------------------------------------------- plain text (CLI)
 
 
-def fmt_count(n) -> str:
-    return "?" if n is None else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n:,}"
-
-
-def fmt_mib(n) -> str:
-    return "?" if n is None else f"{n / 2**20:.0f}MiB"
-
-
-def fmt_quality(metric: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if metric == "perplexity":
-        return f"ppl {value:.1f}"
-    return f"{value:.1%}" if metric == "accuracy" else f"{value:.1f}"
-
-
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
+def _aligned(lines: list[tuple[str, ...]], widths: list[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(lines, widths)).rstrip()
 
 
 def text_table(run: dict, reference: int | None = None) -> str:
-    """The table as aligned text, for a terminal."""
+    """The table as aligned text, for a terminal: the window's columns (core.columns)."""
     rows = table(run, reference)
-    on_front = set(frontier(rows))
-    head = ("#", "model", "variant", "params", "non-emb", "weights", "load s", "1st ms", "p50 ms", "p90 ms", "p99 ms",
-            "items/s", "mem", "quality", "agree", "speedup", "mem saved", "wts saved", "GFLOP/s", "of peak")
-    lines = [head]
-    for r in rows:
-        number = f"{r['index'] + 1}{'*' if r['reference'] else ''}"
-        if r["status"] != "done":
-            lines.append((number, r["model"], r["variant"], f"{r['status'].upper()}: {r.get('error') or ''}"))
-            continue
-        lines.append((number, r["model"], r["variant"] + (" ◆" if r["index"] in on_front else ""),
-                      fmt_count(r["params_total"]), fmt_count(r["params_non_embedding"]), fmt_mib(r["weight_bytes"]),
-                      f"{r['load_s']:.2f}", f"{r['first_inference_s'] * 1000:.1f}",
-                      f"{r['p50_s'] * 1000:.2f}" + ("~" if r["noisy"] else ""),
-                      f"{r['p90_s'] * 1000:.2f}", f"{r['p99_s'] * 1000:.2f}", f"{r['items_per_s']:.1f}",
-                      fmt_mib(r["memory_bytes"]), fmt_quality(r["quality_metric"], r["quality"]),
-                      _pct(r["agreement"]), "n/a" if r["speedup"] is None else f"{r['speedup']:.2f}x",
-                      _pct(r["memory_saving"]), _pct(r["weight_saving"]),
-                      "n/a" if r["gflops"] is None else f"{r['gflops']:.1f}", _pct(r["fraction_of_peak"])))
-    full = [line for line in lines if len(line) == len(head)]
-    widths = [max(len(str(line[i])) for line in full) for i in range(len(head))]
-    text = []
-    for line in lines:
-        if len(line) == len(head):
-            text.append("  ".join(str(cell).ljust(w) for cell, w in zip(line, widths)).rstrip())
-        else:
-            text.append("  ".join(str(cell).ljust(w) for cell, w in zip(line[:3], widths)) + "  " + line[3])
+    head = tuple(column.title for column in SHOWN)
+    status = SHOWN.index(next(c for c in SHOWN if c.key == "status"))
+    lines = [tuple(column.cell(row) for column in SHOWN) for row in rows]
+    # an unfinished row's status holds its error: it runs on at the end of its line, not as a wide column
+    measured = [head] + [line for line, row in zip(lines, rows) if row["status"] == "done"]
+    widths = [max(len(line[i]) for line in measured) for i in range(len(head))]
+    text = [_aligned(head, widths)]
+    for line, row in zip(lines, rows):
+        text.append(_aligned(line, widths) if row["status"] == "done"
+                    else _aligned(line[:status], widths) + "  " + line[status])
     memory = ("CUDA allocation" if run["request"]["device"].startswith("cuda")
               else "RSS over the pre-load baseline")
-    text.append("* reference row; ◆ on the latency-quality Pareto frontier; ~ noisy (IQR over 10% of p50); "
-                f"mem = peak {memory}"
+    text.append("◆ on the latency-quality Pareto frontier; ~ noisy (IQR over 10% of p50); "
+                f"memory = peak {memory}"
                 + f"; peak {run['peak_gflops']:.1f} GFLOP/s ({run['peak_method']}).")
     return "\n".join(text + generation_text(run))
 
@@ -454,28 +420,12 @@ def generation_text(run: dict) -> list[str]:
     return lines
 
 
-def _change(value) -> str:
-    return "" if value is None else f"{value:+.0%}"
-
-
 def text_diff(diff: dict, name_a: str = "A", name_b: str = "B") -> str:
     """diff_runs as aligned text: B's figures against A's, row by row."""
-    head = ("model", "variant", "p50 ms A", "p50 ms B", "change", "mem A", "mem B", "change", "quality A", "quality B")
-    lines = [head]
-    for r in diff["rows"]:
-        def ms(v):
-            return "-" if v is None else f"{v * 1000:.2f}"
-
-        def q(v):
-            return "n/a" if v is None else f"{v:.3g}"
-
-        lines.append((r["model"], r["variant"], ms(r["p50_s_a"]), ms(r["p50_s_b"]), _change(r["p50_s_change"]),
-                      fmt_mib(r["memory_bytes_a"]) if r["memory_bytes_a"] is not None else "-",
-                      fmt_mib(r["memory_bytes_b"]) if r["memory_bytes_b"] is not None else "-",
-                      _change(r["memory_bytes_change"]), q(r["quality_a"]), q(r["quality_b"])))
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(head))]
+    lines = [diff_headers()] + [diff_cells(row) for row in diff["rows"]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     text = [f"A = {name_a}, B = {name_b}; change is B against A."]
-    text += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    text += [_aligned(line, widths) for line in lines]
     for title, key in (("protocol", "protocol_changes"), ("setup", "setup_changes"),
                        ("environment", "environment_changes")):
         for name, (va, vb) in diff[key].items():

@@ -1,7 +1,7 @@
 """The Compare view: tick a size ladder, run one benchmark protocol over it, read the table and plots.
 
 The run is a "compare" job on the same long-lived engine process as the live view (one model in memory at
-a time). Records arrive as signals and queue in `_pending`; a 20 Hz timer folds them into the run
+a time). Records arrive on the job's signals and queue in `_pending`; a timer (every REDRAW_MS) folds them into the run
 (core.compare_data.RunCollector) and redraws only when a row changed. Tables, frontier, files and diffs
 are core.compare_data's; this module only shows them. No torch here.
 """
@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from core import compare_data as compare
 from core.advisor import DeviceInfo, cpu_device
@@ -25,35 +23,12 @@ from core.catalog import Catalog, Ladder, is_cached, known_depth
 from core.errors import SizeLabError
 from core.protocol import JobKind
 
-from .model_panel import default_threads, fmt_bytes, fmt_count
+from .compare_table import CompareTableModel, DiffTableModel
+from .model_panel import default_threads
 from .plots import REDRAW_MS
 
-COLUMNS = ("#", "model", "variant", "status", "params", "non-emb", "weights", "load s", "1st ms", "p50 ms",
-           "p90 ms", "p99 ms", "items/s", "memory", "quality", "agreement", "speedup", "mem saved",
-           "weights saved", "GFLOP/s", "of peak")
-DIFF_COLUMNS = ("model", "variant", "p50 ms A", "p50 ms B", "change", "memory A", "memory B", "change",
-                "quality A", "quality B", "Δ quality")
-HEADER_TIPS = {
-    "non-emb": "Parameters outside the embedding tables: what the FLOPs estimate counts",
-    "weights": "Bytes of every tensor the variant stores (int8 weights packed)",
-    "1st ms": "The first inference after loading (warm-up iteration 1)",
-    "memory": "Peak RSS over the RSS just before loading (on a GPU: peak CUDA allocation)",
-    "quality": "Accuracy on the shipped sentiment dev set, or chrF against reference translations; "
-               "n/a for synthetic (random-weight) models",
-    "agreement": "Share of outputs identical to the reference row's",
-    "speedup": "Reference p50 / this row's p50",
-    "mem saved": "1 - memory / the reference row's memory (measured; in one process it also holds "
-                 "what loading left behind)",
-    "weights saved": "1 - weight bytes / the reference row's weight bytes",
-    "GFLOP/s": "FLOPs per iteration ≈ 2 × non-embedding params × tokens, divided by p50",
-    "of peak": "GFLOP/s as a share of this machine's fp32 matmul peak, measured at the start of the run",
-}
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
-
-
-def _pct(value) -> str:
-    return "n/a" if value is None else f"{value:.0%}"
 
 
 def _usable(ladder: Ladder) -> bool:
@@ -188,22 +163,20 @@ class CompareView(QWidget):
         self.openButton = QPushButton("Open…", objectName="compareOpenButton")
         self.openButton.setToolTip("Show a run saved as JSON (by this view or sizelab-cli compare --out)")
         self.diffButton = QPushButton("Compare with saved run…", objectName="compareDiffButton")
-        self.table = QTableWidget(0, len(COLUMNS), objectName="compareTable")
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        for column, tip in HEADER_TIPS.items():
-            self.table.horizontalHeaderItem(COLUMNS.index(column)).setToolTip(tip)
+        self.tableModel = CompareTableModel(self)
+        self.table = QTableView(objectName="compareTable")
+        self.table.setModel(self.tableModel)
         self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
-        # Sized to the contents once per fill (_fill_table), not per cell: ResizeToContents re-measured
-        # a column at every setItem, 100-150 ms per refresh of a 10-row table (tests/benchmarks/ui_lateness.py).
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        # Sized to the contents once per fill (_fill_table): ResizeToContents re-measured a column at
+        # every cell set, 100-150 ms per refresh of a 10-row table (tests/benchmarks/ui_lateness.py).
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.diffLabel = QLabel("", objectName="compareDiffLabel")
         self.diffLabel.setWordWrap(True)
-        self.diffTable = QTableWidget(0, len(DIFF_COLUMNS), objectName="compareDiffTable")
-        self.diffTable.setHorizontalHeaderLabels(DIFF_COLUMNS)
+        self.diffModel = DiffTableModel(self)
+        self.diffTable = QTableView(objectName="compareDiffTable")
+        self.diffTable.setModel(self.diffModel)
         self.diffTable.verticalHeader().hide()
-        self.diffTable.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.diffTable.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         for widget in (self.diffLabel, self.diffTable):
             widget.hide()
@@ -485,49 +458,8 @@ class CompareView(QWidget):
         self.referenceCombo.blockSignals(blocked)
 
     def _fill_table(self, rows: list[dict]) -> None:
-        on_front = set(compare.frontier(rows))
-        self.table.setUpdatesEnabled(False)
-        try:
-            self._fill_rows(rows, on_front)
-        finally:
-            self.table.setUpdatesEnabled(True)
+        self.tableModel.set_rows(rows)
         self.table.resizeColumnsToContents()
-
-    def _fill_rows(self, rows: list[dict], on_front: set[int]) -> None:
-        self.table.setRowCount(len(rows))
-        for r, row in enumerate(rows):
-            variant = row["variant"] + (" ◆" if row["index"] in on_front else "")
-            if row["status"] == "done":
-                cells = (row["index"] + 1, row["model"], variant, "reference" if row["reference"] else "done",
-                         fmt_count(row["params_total"]), fmt_count(row["params_non_embedding"]),
-                         fmt_bytes(row["weight_bytes"]), f"{row['load_s']:.2f}",
-                         f"{row['first_inference_s'] * 1000:.1f}",
-                         f"{row['p50_s'] * 1000:.2f}" + (" ~" if row["noisy"] else ""),
-                         f"{row['p90_s'] * 1000:.2f}", f"{row['p99_s'] * 1000:.2f}", f"{row['items_per_s']:.1f}",
-                         fmt_bytes(row["memory_bytes"]), compare.fmt_quality(row["quality_metric"], row["quality"]),
-                         _pct(row["agreement"]), "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}×",
-                         _pct(row["memory_saving"]), _pct(row["weight_saving"]), f"{row['gflops']:.1f}",
-                         _pct(row["fraction_of_peak"]))
-            else:
-                status = row["status"] + (f": {row['error']}" if row.get("error") else "")
-                cells = (row["index"] + 1, row["model"], variant, status) + ("",) * (len(COLUMNS) - 4)
-            for c, value in enumerate(cells):
-                item = QTableWidgetItem(str(value))
-                if c >= 4 or c == 0:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                if row["status"] == "failed":
-                    item.setForeground(QBrush(QColor("#c0392b")))
-                    item.setToolTip(row.get("error") or "")
-                elif row["status"] == "done" and COLUMNS[c] == "quality" and row["quality"] is None:
-                    item.setToolTip(row.get("quality_note") or "no quality")
-                elif row["status"] == "done" and COLUMNS[c] == "p50 ms" and row["noisy"]:
-                    item.setToolTip("Noisy: the spread (IQR) is over 10% of the median; "
-                                    "something else was using this machine, or too few iterations.")
-                if row["reference"]:
-                    font = QFont(item.font())
-                    font.setBold(True)
-                    item.setFont(font)
-                self.table.setItem(r, c, item)
 
     def _draw_scatter(self, rows: list[dict]) -> None:
         for label in self._scatter_labels:
@@ -608,24 +540,7 @@ class CompareView(QWidget):
             self._show_error("Run or open a comparison first, then compare it with a saved one.")
             return
         diff = compare.diff_runs(self.run, other)
-        self.diffTable.setRowCount(len(diff["rows"]))
-        for r, row in enumerate(diff["rows"]):
-            def ms(value):
-                return "—" if value is None else f"{value * 1000:.2f}"
-
-            def q(value):
-                return "n/a" if value is None else f"{value:.3g}"
-
-            def change(value):
-                return "" if value is None else f"{value:+.0%}"
-
-            cells = (row["model"], row["variant"], ms(row["p50_s_a"]), ms(row["p50_s_b"]), change(row["p50_s_change"]),
-                     fmt_bytes(row["memory_bytes_a"]) if row["memory_bytes_a"] is not None else "—",
-                     fmt_bytes(row["memory_bytes_b"]) if row["memory_bytes_b"] is not None else "—",
-                     change(row["memory_bytes_change"]), q(row["quality_a"]), q(row["quality_b"]),
-                     "" if row["quality_delta"] is None else f"{row['quality_delta']:+.3g}")
-            for c, value in enumerate(cells):
-                self.diffTable.setItem(r, c, QTableWidgetItem(value))
+        self.diffModel.set_rows(diff["rows"])
         changes = [f"{title} {key}: {a!r} → {b!r}" for title, part in (("protocol", "protocol_changes"),
                                                                        ("setup", "setup_changes"),
                                                                        ("environment", "environment_changes"))

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from core import runtimes
 from core.advisor import DeviceInfo, advise, cpu_device
 from core.catalog import Catalog, ModelEntry, is_cached, known_depth
+from core.columns import fmt_bytes, fmt_count
 from core.errors import SizeLabError
 from core.requests import LoadRequest
 from core.variants import PRECISIONS, RUNTIME_PRECISIONS, Variant
@@ -32,21 +33,6 @@ def default_threads() -> int:
     ui_lateness.py). tests/benchmarks/efficiency.py measures what the idle core costs.
     """
     return max(1, (os.cpu_count() or 1) - 1)
-
-
-def fmt_count(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 1e9:.2f} B" if n >= 1e9 else f"{n / 1e6:.1f} M" if n >= 1e6 else f"{n:,}"
-
-
-def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if abs(n) >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
 
 
 class ModelPanel(QGroupBox):

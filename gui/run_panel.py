@@ -121,9 +121,6 @@ class ResultView(QWidget):
         self.notes.setText("<br>".join(html.escape(w) for w in record.warnings))
         self.setAccessibleDescription(record.summary)
 
-    def show_message(self, text: str) -> None:
-        self.headline.setText(text)
-
 
 class RunPanel(QGroupBox):
     runRequested = Signal(object, bool)

@@ -1,10 +1,9 @@
-"""GUI fixtures: isolated settings, guards against leftover threads and engine processes, the window."""
+"""GUI fixtures: isolated settings, a guard against leftover engine processes, the window and the host."""
 
 import multiprocessing
-import weakref
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QSettings, QThread
+from PySide6.QtCore import QCoreApplication, QSettings
 
 
 @pytest.fixture(autouse=True)
@@ -16,22 +15,6 @@ def isolated_settings(tmp_path, qapp):
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     qapp.setProperty("defaultPointSize", qapp.font().pointSize())
     yield tmp_path / "settings"
-
-
-@pytest.fixture(autouse=True)
-def no_threads_left(monkeypatch):
-    """Fail any test that leaves a QThread running (napari's guard)."""
-    started = []
-    original = QThread.start
-
-    def start(self, *args):
-        started.append(weakref.ref(self))
-        return original(self, *args)
-
-    monkeypatch.setattr(QThread, "start", start)
-    yield
-    running = [ref() for ref in started if ref() is not None and ref().isRunning()]
-    assert not running, f"{len(running)} QThread(s) left running"
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog
 from core import compare_data
 from core.catalog import Ladder, LadderMember, ModelEntry, load_catalog
 from core.variants import Variant
-from gui.compare_view import COLUMNS, CompareView
+from gui.compare_view import CompareView
 from gui.engine_host import EngineHost
 
 from .engine_edges import engine_that_dies_at_row
@@ -47,8 +47,8 @@ def run_and_wait(qtbot, view, timeout=120_000):
     return blocker.args[0].outcome
 
 
-def cell(view, row, column):
-    return view.table.item(row, COLUMNS.index(column)).text()
+def cell(view, row, key):
+    return view.tableModel.text(row, view.tableModel.column(key))
 
 
 def test_run_a_tiny_ladder_with_a_failing_member_then_export_and_reopen(qtbot, make_view, bert_dir, tmp_path):
@@ -60,7 +60,7 @@ def test_run_a_tiny_ladder_with_a_failing_member_then_export_and_reopen(qtbot, m
     assert view.runButton.isEnabled() and not view.cancelButton.isEnabled()
 
     assert run_and_wait(qtbot, view) == "done"
-    assert view.table.rowCount() == 3
+    assert view.tableModel.rowCount() == 3
     assert cell(view, 0, "status") == "reference"  # most parameters, first of equals
     assert cell(view, 1, "status").startswith("failed: ") and "not a folder" in cell(view, 1, "status")
     assert cell(view, 2, "status") == "done" and cell(view, 2, "variant").startswith("int8")
@@ -84,11 +84,11 @@ def test_run_a_tiny_ladder_with_a_failing_member_then_export_and_reopen(qtbot, m
 
     other = make_view(start=False)
     other.open_run(tmp_path / "run.json")
-    assert other.table.rowCount() == 3 and cell(other, 0, "status") == "reference"
+    assert other.tableModel.rowCount() == 3 and cell(other, 0, "status") == "reference"
     assert "run.json" in other.statusLabel.text()
     other.show_diff(compare_data.load_run(tmp_path / "run.json"), "again.json")
-    assert not other.diffTable.isHidden() and other.diffTable.rowCount() == 3
-    assert other.diffTable.item(0, 4).text() == "+0%"
+    assert not other.diffTable.isHidden() and other.diffModel.rowCount() == 3
+    assert other.diffModel.text(0, 4) == "+0%"
 
 
 def test_cancel_keeps_the_finished_rows(qtbot, make_view, bert_dir):
@@ -122,7 +122,7 @@ def test_export_button_adds_the_chosen_suffix(qtbot, make_view, tmp_path, monkey
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (str(tmp_path / "table"), "CSV table (*.csv)"))
     qtbot.mouseClick(view.exportButton, Qt.MouseButton.LeftButton)
-    assert (tmp_path / "table.csv").read_text().startswith("index,status")
+    assert (tmp_path / "table.csv").read_text().startswith("index,model,variant,status")
 
 
 def _empty_run() -> dict:
