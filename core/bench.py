@@ -18,11 +18,12 @@ from .cancel import CancelToken, Progress, no_progress
 from .loading import LoadedModel
 from .errors import OutOfMemoryError
 from .measure import MemorySampler, available_bytes, cuda_memory, rss_bytes
+from .records import ModelKind
 from .requests import Protocol  # noqa: F401 - defined with the other requests (torch-free); one place to import from
 from .stats import Stats
 from .tasks import guard_memory, new_token_limit
 
-GENERATIVE = ("seq2seq", "causal-lm")  # each iteration is one generate() of protocol.new_tokens tokens
+GENERATIVE = (ModelKind.SEQ2SEQ, ModelKind.CAUSAL_LM)  # each iteration is one generate() of protocol.new_tokens tokens
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ def _step(loaded: LoadedModel, inputs: dict, protocol: Protocol):
     if loaded.kind in GENERATIVE:
         n = new_tokens_used(loaded, protocol)
         eos = model.generation_config.eos_token_id
-        pad = {"pad_token_id": eos[0] if isinstance(eos, list) else eos} if loaded.kind == "causal-lm" else {}
+        pad = {"pad_token_id": eos[0] if isinstance(eos, list) else eos} if loaded.kind == ModelKind.CAUSAL_LM else {}
         return lambda: model.generate(**inputs, max_new_tokens=n, min_new_tokens=n, num_beams=1, do_sample=False, **pad)
     return lambda: model(**inputs)
 
@@ -189,7 +190,7 @@ def run_benchmark(loaded: LoadedModel, protocol: Protocol, cancel: CancelToken |
     new_tokens = new_tokens_used(loaded, protocol)
     tokens_per_item = new_tokens if loaded.kind in GENERATIVE else seq_len
     warnings = []
-    if loaded.kind == "seq2seq" and new_tokens < protocol.new_tokens:
+    if loaded.kind == ModelKind.SEQ2SEQ and new_tokens < protocol.new_tokens:
         warnings.append(f"Generated {new_tokens} new tokens per iteration, not {protocol.new_tokens}: "
                         f"the model's decoder has {new_tokens} positions.")
     memory = {

@@ -21,11 +21,24 @@ from pathlib import Path
 
 from .catalog import DEFAULT_MODEL_ID, TASKS, ModelEntry, load_catalog
 from .errors import InputError, SizeLabError
+from .records import ModelKind
 from .report import json_text
+from .requests import Protocol, RunRequest
 from .safe_files import check_writable, open_regular
 from .variants import Variant
 
 MAX_LINE_CHARS = 100_000  # a text to classify or translate; the models see a few hundred tokens of it
+
+
+def _protocol_options(p) -> None:
+    """The benchmark protocol's options; their defaults are core.requests.Protocol's, written once."""
+    defaults = Protocol()
+    p.add_argument("--batch", type=int, default=defaults.batch_size)
+    p.add_argument("--seq-len", type=int, default=defaults.seq_len)
+    p.add_argument("--warmup", type=int, default=defaults.warmup)
+    p.add_argument("--min-iterations", type=int, default=defaults.min_iterations)
+    p.add_argument("--min-seconds", type=float, default=defaults.min_seconds)
+    p.add_argument("--new-tokens", type=int, default=defaults.new_tokens, help="translation, generation: tokens per iteration")
 
 
 def _model_options(parser: argparse.ArgumentParser) -> None:
@@ -175,14 +188,14 @@ def cmd_run(args) -> int:
     from . import tasks
 
     loaded = _load(args)
-    if loaded.kind == "causal-lm":
+    if loaded.kind == ModelKind.CAUSAL_LM:
         return _run_generation(args, loaded, _texts(args))
     count = 0
     for text, note in _texts(args):
         count += 1
         if note:
             print(f"  note: {note}", file=sys.stderr)
-        if loaded.kind == "seq2seq":
+        if loaded.kind == ModelKind.SEQ2SEQ:
             result = tasks.translate(loaded, text, max_new_tokens=args.max_new_tokens, num_beams=args.beams)
             record = {"text": text, "translation": result.text, "new_tokens": result.new_tokens,
                       "time_to_first_token_s": result.time_to_first_token,
@@ -272,7 +285,7 @@ def _bench_generation(args, loaded) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import Protocol, benchmark
+    from .bench import benchmark
     from .environment import environment
     from .report import write_json_atomic
 
@@ -281,7 +294,7 @@ def cmd_bench(args) -> int:
                         new_tokens=args.new_tokens)
     _check_outputs(args, args.out)
     loaded = _load(args)
-    if loaded.kind == "causal-lm":
+    if loaded.kind == ModelKind.CAUSAL_LM:
         return _bench_generation(args, loaded)
     report = benchmark(loaded, protocol, environment=environment(args.device)).to_dict()
     if args.out:
@@ -309,7 +322,6 @@ def cmd_train_head(args) -> int:
 def cmd_compare(args) -> int:
     from . import compare_data as compare  # the run's records, tables and files
     from .compare import run_compare  # the measuring (imports torch)
-    from .bench import Protocol
     from .catalog import LadderMember, is_cached
 
     if args.diff:
@@ -535,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", action="append", help="a text (repeatable)")
     p.add_argument("--file", help="a file with one text per line")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
-    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--max-new-tokens", type=int, default=RunRequest.max_new_tokens)
     p.add_argument("--beams", type=int, default=1)
     p.add_argument("--sample", action="store_true", help="generation: sample instead of greedy")
     p.add_argument("--temperature", type=float, default=1.0, help="generation with --sample")
@@ -544,12 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("bench", help="benchmark one model variant")
     _model_options(p)
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--min-iterations", type=int, default=20)
-    p.add_argument("--min-seconds", type=float, default=3.0)
-    p.add_argument("--new-tokens", type=int, default=32, help="translation, generation: tokens per iteration")
+    _protocol_options(p)
     p.add_argument("--out", type=Path, help="write the JSON report here")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_bench)
@@ -570,12 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", choices=TASKS, help="task of --member folders")
     p.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--seq-len", type=int, default=128)
-    p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--min-iterations", type=int, default=20)
-    p.add_argument("--min-seconds", type=float, default=3.0)
-    p.add_argument("--new-tokens", type=int, default=32, help="translation, generation: tokens per iteration")
+    _protocol_options(p)
     p.add_argument("--sweep", help="also time each row at these sizes, e.g. seq_len=32,64,128 or batch_size=1,8")
     p.add_argument("--no-quality", action="store_true", help="skip accuracy / chrF")
     p.add_argument("--quality-limit", type=int, default=None, help="score only the first N examples")

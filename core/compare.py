@@ -19,10 +19,11 @@ from .bench import BenchReport, benchmark, run_benchmark
 from .cancel import CancelToken
 from .catalog import LadderMember, known_depth
 from .compare_data import (SCHEMA, CompareRequest, Record, RowFailed, RowFinished, RowProgress, RowStarted,
-                           RunCollector, RunFinished, RunStarted, now, row_base)
+                           RowStatus, RunCollector, RunFinished, RunStarted, now, row_base)
 from .environment import environment as read_environment
 from .errors import Cancelled, SizeLabError
 from .loading import load_model
+from .records import ModelKind, Outcome
 from .requests import LoadRequest, Protocol
 from .stats import Stats
 from .tasks import guard_memory
@@ -60,9 +61,9 @@ def flops_per_iteration(params_non_embedding: int, kind: str, batch: int, seq_le
     figure is a floor. In an encoder-decoder each token passes through about half the weights (the
     encoder's or the decoder's), so it is 2 x N/2 x (source + generated tokens).
     """
-    if kind == "seq2seq":
+    if kind == ModelKind.SEQ2SEQ:
         return 2 * (params_non_embedding / 2) * batch * (seq_len + new_tokens)
-    if kind == "causal-lm":  # the prompt once, then each new token through every weight
+    if kind == ModelKind.CAUSAL_LM:  # the prompt once, then each new token through every weight
         return 2 * params_non_embedding * batch * (seq_len + new_tokens)
     return 2 * params_non_embedding * batch * seq_len
 
@@ -212,7 +213,7 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
                 report = record
             else:
                 yield record
-        decoding = _decoding(loaded, request.protocol, cancel) if loaded.kind == "causal-lm" else None
+        decoding = _decoding(loaded, request.protocol, cancel) if loaded.kind == ModelKind.CAUSAL_LM else None
         sweep = []
         for k, value in enumerate(sweep_values):
             protocol = replace(request.protocol, **{request.sweep.axis: value})
@@ -234,7 +235,7 @@ def _measure_row(index: int, member: LadderMember, request: CompareRequest, canc
                     yield RowProgress(index, (phases - 1 + item[0]) / phases, item[1])
         latency = report.latency
         row = row_base(index, member) | {
-            "status": "done",
+            "status": RowStatus.DONE,
             "label": label,
             "kind": loaded.kind,
             "params_total": info.params_total,
@@ -305,15 +306,15 @@ def run_compare(request: CompareRequest, cancel: CancelToken | None = None,
         "rows": [row_base(i, m) for i, m in enumerate(request.members)],
     }
     yield RunStarted(header)
-    outcome = "done"
+    outcome = Outcome.DONE
     yield RowProgress(-1, None, "Warming up the process (not measured)")
     try:
         _warm_up_process(request, cancel)
     except Cancelled:
-        outcome = "cancelled"
-    for index, member in enumerate(request.members if outcome == "done" else ()):
+        outcome = Outcome.CANCELLED
+    for index, member in enumerate(request.members if outcome == Outcome.DONE else ()):
         if cancel.cancelled:
-            outcome = "cancelled"
+            outcome = Outcome.CANCELLED
             break
         yield RowStarted(index, f"{member.model.name} [{member.variant.label(known_depth(member.model))}]")
         try:
@@ -323,14 +324,14 @@ def run_compare(request: CompareRequest, cancel: CancelToken | None = None,
                 else:
                     yield item
         except Cancelled:
-            outcome = "cancelled"
+            outcome = Outcome.CANCELLED
             break
         except SizeLabError as exc:
-            yield RowFailed(index, row_base(index, member) | {"status": "failed", "error": str(exc)})
+            yield RowFailed(index, row_base(index, member) | {"status": RowStatus.FAILED, "error": str(exc)})
         except Exception as exc:  # noqa: BLE001 - one variant's bug must not lose the other rows
             traceback.print_exc()  # a bug, not a user error: keep its traceback for the report
             yield RowFailed(index, row_base(index, member) | {
-                "status": "failed", "error": f"Unexpected error ({type(exc).__name__}): {exc}"})
+                "status": RowStatus.FAILED, "error": f"Unexpected error ({type(exc).__name__}): {exc}"})
     yield RunFinished(outcome)
 
 

@@ -15,11 +15,13 @@ import csv
 import io
 import json
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from datetime import datetime, timezone
 from pathlib import Path
 
 from .catalog import LadderMember, known_depth
 from .columns import COLUMNS, DIFFED, GENERATION_COLUMNS, SHOWN, diff_cells, diff_headers
+from .records import Outcome
 from .errors import InputError
 from .report import write_atomic, write_json_atomic
 from .requests import Protocol
@@ -27,6 +29,18 @@ from .safe_files import read_json
 
 SCHEMA = "sizelab-compare/1"
 SWEEP_AXES = ("seq_len", "batch_size")
+
+
+class RowStatus(StrEnum):
+    """A row's status in the run dict (saved as its value: a saved run reads back as plain strings,
+    equal to these)."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the run was cancelled before this row finished
+    NOT_RUN = "not run"  # the run ended (the engine died) before this row finished
 
 # ---------------------------------------------------------------- the request
 
@@ -131,12 +145,12 @@ class RowFinished:
 @dataclass(frozen=True)
 class RowFailed:
     index: int
-    row: dict  # status "failed" and the error message; the other rows go on
+    row: dict  # status RowStatus.FAILED and the error message; the other rows go on
 
 
 @dataclass(frozen=True)
 class RunFinished:
-    outcome: str  # "done" | "cancelled"
+    outcome: Outcome
 
 
 Record = RunStarted | RowStarted | RowProgress | RowFinished | RowFailed | RunFinished
@@ -156,19 +170,19 @@ class RunCollector:
         elif self.run is None:
             raise ValueError("records arrived before RunStarted")
         elif isinstance(record, RowStarted):
-            self.run["rows"][record.index]["status"] = "running"
+            self.run["rows"][record.index]["status"] = RowStatus.RUNNING
         elif isinstance(record, (RowFinished, RowFailed)):
             self.run["rows"][record.index] = copy.deepcopy(record.row)
         elif isinstance(record, RunFinished):
             self.run["outcome"] = record.outcome
             self.run["finished"] = now()
             for row in self.run["rows"]:
-                if row["status"] in ("pending", "running"):
-                    row["status"] = "cancelled" if record.outcome == "cancelled" else "not run"
+                if row["status"] in (RowStatus.PENDING, RowStatus.RUNNING):
+                    row["status"] = RowStatus.CANCELLED if record.outcome == Outcome.CANCELLED else RowStatus.NOT_RUN
 
 
 def row_base(index: int, member: LadderMember) -> dict:
-    return {"index": index, "status": "pending", "model": member_dict(member), "error": None}
+    return {"index": index, "status": RowStatus.PENDING, "model": member_dict(member), "error": None}
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -179,7 +193,7 @@ def now() -> str:
 
 def default_reference(run: dict) -> int | None:
     """The finished row with the most parameters (the first of equals), or None if none finished."""
-    done = [row for row in run["rows"] if row["status"] == "done"]
+    done = [row for row in run["rows"] if row["status"] == RowStatus.DONE]
     if not done:
         return None
     # an endpoint row has no parameter count here: a local row is the reference when there is one
@@ -192,7 +206,7 @@ def table(run: dict, reference: int | None = None) -> list[dict]:
     reference: a row index; None (or a row that did not finish) means the default reference.
     """
     rows = run["rows"]
-    if reference is None or not (0 <= reference < len(rows)) or rows[reference]["status"] != "done":
+    if reference is None or not (0 <= reference < len(rows)) or rows[reference]["status"] != RowStatus.DONE:
         reference = default_reference(run)
     ref = rows[reference] if reference is not None else None
     out = []
@@ -201,7 +215,7 @@ def table(run: dict, reference: int | None = None) -> list[dict]:
                 "model": row["model"]["name"], "model_id": row["model"]["id"],
                 "variant": row.get("label") or row["model"]["variant_label"],
                 "synthetic": row["model"]["synthetic"], "reference": row["index"] == reference}
-        if row["status"] == "done":
+        if row["status"] == RowStatus.DONE:
             scored = row.get("quality") or {}
             p50 = row["latency"]["p50"]
             flat |= {
@@ -279,7 +293,7 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 def frontier(rows: list[dict]) -> list[int]:
     """Row indices on the latency-quality Pareto frontier (rows with a quality number only)."""
-    scored = [r for r in rows if r["status"] == "done" and r.get("quality") is not None]
+    scored = [r for r in rows if r["status"] == RowStatus.DONE and r.get("quality") is not None]
     # perplexity: lower is better, so it enters the frontier negated
     front = pareto_front([(r["p50_s"], -r["quality"] if r["quality_metric"] in LOWER_IS_BETTER else r["quality"])
                           for r in scored])
@@ -297,7 +311,7 @@ def table_csv(run: dict, reference: int | None = None) -> str:
         cells = []
         for column in (c.key for c in COLUMNS):
             value = row.get(column)
-            if value is None and column in ("quality", "agreement") and row["status"] == "done":
+            if value is None and column in ("quality", "agreement") and row["status"] == RowStatus.DONE:
                 value = "n/a"
             cells.append("" if value is None else f"{value:.6g}" if isinstance(value, float) else value)
         writer.writerow(cells)
@@ -379,11 +393,11 @@ def text_table(run: dict, reference: int | None = None) -> str:
     status = SHOWN.index(next(c for c in SHOWN if c.key == "status"))
     lines = [tuple(column.cell(row) for column in SHOWN) for row in rows]
     # an unfinished row's status holds its error: it runs on at the end of its line, not as a wide column
-    measured = [head] + [line for line, row in zip(lines, rows) if row["status"] == "done"]
+    measured = [head] + [line for line, row in zip(lines, rows) if row["status"] == RowStatus.DONE]
     widths = [max(len(line[i]) for line in measured) for i in range(len(head))]
     text = [_aligned(head, widths)]
     for line, row in zip(lines, rows):
-        text.append(_aligned(line, widths) if row["status"] == "done"
+        text.append(_aligned(line, widths) if row["status"] == RowStatus.DONE
                     else _aligned(line[:status], widths) + "  " + line[status])
     memory = ("CUDA allocation" if run["request"]["device"].startswith("cuda")
               else "RSS over the pre-load baseline")

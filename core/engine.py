@@ -13,7 +13,7 @@ from .cancel import CancelToken, Progress, no_progress
 from .errors import InputError
 from .loading import LoadedModel, load_model, release_memory
 from .measure import cuda_memory, rss_bytes
-from .records import ModelSummary, RunRecord, TokenEvent
+from .records import ModelKind, ModelSummary, RunRecord, TokenEvent
 from .requests import LoadRequest, RunRequest
 
 
@@ -77,9 +77,9 @@ class Engine:
                       variant_label=loaded.request.variant.label(loaded.info.layers_full),
                       device=loaded.request.device, task=loaded.entry.task,
                       input_chars=sum(len(t) for t in request.texts))
-        if loaded.kind == "causal-lm":
+        if loaded.kind == ModelKind.CAUSAL_LM:
             return self._generate(loaded, request, cancel, common, on_token)
-        if loaded.kind == "seq2seq":
+        if loaded.kind == ModelKind.SEQ2SEQ:
             result = tasks.translate(loaded, request.texts[0], request.max_new_tokens, request.num_beams,
                                      on_text=on_text, cancel=cancel)
             record = RunRecord(**common, input_tokens=result.input_tokens, latency=result.latency,

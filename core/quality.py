@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from . import paths
 from .cancel import CancelToken
 from .errors import InputError
+from .records import ModelKind
 
 SENTIMENT_LABELS = ("negative", "positive")
 BATCH = 32  # texts classified per call: big enough to be quick, small enough to check cancel often
@@ -80,7 +81,7 @@ def evaluate(loaded, limit: int | None = None, cancel: CancelToken | None = None
     if entry.synthetic:
         yield QualityResult("", None, note="synthetic model: random weights, no quality")
         return
-    if loaded.kind == "causal-lm":
+    if loaded.kind == ModelKind.CAUSAL_LM:
         from .generation import Perplexity, perplexity
 
         for item in perplexity(loaded, cancel=cancel):
@@ -90,7 +91,7 @@ def evaluate(loaded, limit: int | None = None, cancel: CancelToken | None = None
             else:
                 yield item
         return
-    if loaded.kind == "seq2seq":
+    if loaded.kind == ModelKind.SEQ2SEQ:
         pair = entry.extra.get("pair", "")
         data = translation_set(pair) if pair else None
         if data is None:

@@ -2,6 +2,24 @@
 importing torch (it unpickles these as they arrive from the engine process)."""
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ModelKind(StrEnum):
+    """How a loaded model is called (core.loading decides, core.tasks and core.bench dispatch on it)."""
+
+    SENTENCE = "sentence"  # the bundled encoder + mean pooling + a trained head
+    SEQUENCE_CLASSIFICATION = "sequence-classification"  # a transformers classifier
+    SEQ2SEQ = "seq2seq"  # an encoder-decoder translator (Marian, T5)
+    CAUSAL_LM = "causal-lm"  # a decoder-only text generator (core.generation)
+
+
+class Outcome(StrEnum):
+    """How a job, or a Compare run, ended."""
+
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -12,7 +30,7 @@ class ModelSummary:
     name: str
     task: str
     source: str
-    kind: str
+    kind: ModelKind
     variant_label: str
     device: str
     labels: tuple[str, ...]

@@ -25,7 +25,7 @@ class RunRequest:
     """One inference request."""
 
     texts: tuple[str, ...]
-    max_new_tokens: int = 64
+    max_new_tokens: int = 48  # translation: the window's and the CLI's default
     num_beams: int = 1
     generation: "GenerationSettings | None" = None  # text generation; None: greedy, max_new_tokens
 

@@ -16,6 +16,8 @@ from .cancel import CancelToken
 from .errors import Cancelled, InputError, OutOfMemoryError
 from .loading import LoadedModel, release_memory
 from .measure import PhaseTimer
+from .records import ModelKind
+from .requests import RunRequest
 
 MAX_CHARS = 1_000_000  # beyond this a paste is a mistake, not a sentence
 
@@ -110,7 +112,7 @@ def _tokenize(loaded: LoadedModel, texts: list[str], prefix: str = ""):
             ids = tokenizer(text, truncation=False)["input_ids"]
             used = len(text) if len(ids) <= limit else int(len(text) * limit / len(ids))
         truncations.append(Truncation(used, len(text), n_tokens) if used < len(text.rstrip()) else None)
-    if "token_type_ids" in encoded and loaded.kind == "seq2seq":
+    if "token_type_ids" in encoded and loaded.kind == ModelKind.SEQ2SEQ:
         encoded.pop("token_type_ids")
     return encoded.to(loaded.device), truncations
 
@@ -123,7 +125,7 @@ def new_token_limit(loaded: LoadedModel) -> int | None:
     """How many tokens a translator's decoder can generate: its learned or sinusoidal positions
     (Marian: max_position_embeddings); None where positions are relative (T5) and unbounded.
     Past it, generate() ended in an IndexError after minutes."""
-    if loaded.kind != "seq2seq":
+    if loaded.kind != ModelKind.SEQ2SEQ:
         return None
     limit = getattr(getattr(loaded.model, "config", None), "max_position_embeddings", None)
     return limit if isinstance(limit, int) and limit > 0 else None
@@ -151,7 +153,7 @@ def guard_memory(where: str):
 
 def classify(loaded: LoadedModel, texts: list[str]) -> ClassificationResult:
     """Classify a batch of texts; scores are softmax probabilities per label."""
-    if loaded.kind not in ("sentence", "sequence-classification"):
+    if loaded.kind not in (ModelKind.SENTENCE, ModelKind.SEQUENCE_CLASSIFICATION):
         raise InputError(f"{loaded.entry.name} is a translation model; choose a classifier.")
     if not texts:
         raise InputError("No text to classify.")
@@ -229,14 +231,14 @@ def _decode(tokenizer, ids: list[int]) -> str:
     return " ".join(p for p in pieces if p)
 
 
-def translate(loaded: LoadedModel, text: str, max_new_tokens: int = 64, num_beams: int = 1,
+def translate(loaded: LoadedModel, text: str, max_new_tokens: int = RunRequest.max_new_tokens, num_beams: int = 1,
               on_text=None, cancel: CancelToken | None = None,
               min_new_tokens: int | None = None) -> TranslationResult:
     """Translate one text. With greedy search, on_text(delta, text_so_far, n_tokens) streams it.
 
     Beam search cannot stream (the best beam is known only at the end): on_text is called once.
     """
-    if loaded.kind != "seq2seq":
+    if loaded.kind != ModelKind.SEQ2SEQ:
         raise InputError(f"{loaded.entry.name} is a classifier; choose a translation model.")
     if not 1 <= max_new_tokens <= 4096 or not 1 <= num_beams <= 16:
         raise InputError("Max new tokens must be 1-4096 and beams 1-16.")

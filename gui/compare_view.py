@@ -1,17 +1,16 @@
 """The Compare view: tick a size ladder, run one benchmark protocol over it, read the table and plots.
 
-The run is a "compare" job on the same long-lived engine process as the live view (one model in memory at
-a time). Records arrive on the job's signals and queue in `_pending`; a timer (every REDRAW_MS) folds them into the run
-(core.compare_data.RunCollector) and redraws only when a row changed. Tables, frontier, files and diffs
-are core.compare_data's; this module only shows them. No torch here.
+The run is a "compare" job on the same long-lived engine process as the live view (one model in
+memory at a time). This module builds the controls and arranges the results; the comparison's state
+and its job are the presenter's (gui/compare_presenter.py), which folds the records once per redraw
+tick; the table is gui/compare_table.py's model of core.columns, the plots gui/compare_plots.py's.
+Tables, frontier, files and diffs are core.compare_data's. No torch here.
 """
 
 import html
-import math
 import os
 from pathlib import Path
 
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
@@ -21,14 +20,14 @@ from core import compare_data as compare
 from core.advisor import DeviceInfo, cpu_device
 from core.catalog import Catalog, Ladder, is_cached, known_depth
 from core.errors import SizeLabError
-from core.protocol import JobKind
+from core.records import Outcome
+from core.requests import Protocol
 
+from .compare_plots import ComparePlots
+from .compare_presenter import ComparePresenter
 from .compare_table import CompareTableModel, DiffTableModel
 from .model_panel import default_threads
 from .plots import REDRAW_MS
-
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf")
 
 
 def _usable(ladder: Ladder) -> bool:
@@ -47,14 +46,7 @@ class CompareView(QWidget):
         self.setObjectName("compareView")
         self.catalog = catalog
         self.host = host
-        self.run: dict | None = None  # what the table shows: the current or a re-opened run
-        self.source = ""  # where self.run came from: "" while measuring, else a file name
-        self._job = None  # the running comparison's JobHandle
-        self._error = ""  # why the running job failed, shown when it finishes
-        self._collector = compare.RunCollector()
-        self._pending: list = []
-        self._progress: compare.RowProgress | None = None
-        self._dirty = False
+        self.presenter = ComparePresenter(host, self)
         self._devices: list[DeviceInfo] = [cpu_device()]
         self._ladders = [ladder for ladder in catalog.ladders if _usable(ladder)]
 
@@ -70,8 +62,12 @@ class CompareView(QWidget):
 
         self.redrawTimer = QTimer(self)
         self.redrawTimer.setInterval(REDRAW_MS)
-        self.redrawTimer.timeout.connect(self._on_redraw_timer)
+        self.redrawTimer.timeout.connect(self.presenter.fold)
         host.started.connect(self._on_engine_started)
+        self.presenter.started.connect(self.runStarted)
+        self.presenter.progressed.connect(self._on_presenter_progressed)
+        self.presenter.changed.connect(self._refresh)
+        self.presenter.finished.connect(self._on_presenter_finished)
         self._on_ladder_changed()
         self._set_running(False)
         self.runButton.setEnabled(False)  # until the engine is up (it lists the devices)
@@ -90,16 +86,17 @@ class CompareView(QWidget):
         self.threadsSpin.setValue(default_threads())  # all cores measure faster, but starve the window
         self.threadsSpin.setToolTip("CPU threads for torch. All cores give the best numbers; "
                                     "the default leaves one core for the window.")
-        self.batchSpin = self._spin("compareBatchSpin", 1, 512, 1)
-        self.seqLenSpin = self._spin("compareSeqLenSpin", 4, 4096, 128)
-        self.warmupSpin = self._spin("compareWarmupSpin", 0, 1000, 5)
-        self.minItersSpin = self._spin("compareMinItersSpin", 1, 100_000, 20)
+        defaults = Protocol()  # the benchmark defaults are the protocol's, written once
+        self.batchSpin = self._spin("compareBatchSpin", 1, 512, defaults.batch_size)
+        self.seqLenSpin = self._spin("compareSeqLenSpin", 4, 4096, defaults.seq_len)
+        self.warmupSpin = self._spin("compareWarmupSpin", 0, 1000, defaults.warmup)
+        self.minItersSpin = self._spin("compareMinItersSpin", 1, 100_000, defaults.min_iterations)
         self.minSecondsSpin = QDoubleSpinBox(objectName="compareMinSecondsSpin")
         self.minSecondsSpin.setRange(0, 3600)
         self.minSecondsSpin.setDecimals(1)
         self.minSecondsSpin.setSuffix(" s")
-        self.minSecondsSpin.setValue(3.0)
-        self.newTokensSpin = self._spin("compareNewTokensSpin", 1, 1024, 32)
+        self.minSecondsSpin.setValue(defaults.min_seconds)
+        self.newTokensSpin = self._spin("compareNewTokensSpin", 1, 1024, defaults.new_tokens)
         self.newTokensSpin.setToolTip("Translation: tokens generated per iteration")
         self.sweepAxisCombo = QComboBox(objectName="compareSweepAxisCombo")
         self.sweepAxisCombo.addItem("No sweep", None)
@@ -181,47 +178,13 @@ class CompareView(QWidget):
         for widget in (self.diffLabel, self.diffTable):
             widget.hide()
 
-        self.scatter = pg.PlotWidget(objectName="compareScatter")
-        self.scatter.setMinimumHeight(220)
-        self.scatter.setBackground("w")
-        self.scatter.showGrid(x=True, y=True, alpha=0.25)
-        self.scatter.setTitle("Latency vs quality")
-        self.scatter.setLabel("bottom", "p50 latency", units="s")  # seconds: pyqtgraph adds the prefix
-        self.scatterPoints = pg.ScatterPlotItem(pen=pg.mkPen("k"), brush=pg.mkBrush(31, 119, 180, 150))
-        self.frontierLine = pg.PlotDataItem(pen=pg.mkPen("#d62728", width=2, style=Qt.PenStyle.DashLine))
-        self.scatter.addItem(self.frontierLine)
-        self.scatter.addItem(self.scatterPoints)
-        self._scatter_labels: list[pg.TextItem] = []
-        self.scatterNote = QLabel("", objectName="compareScatterNote")
-        self.scatterNote.setWordWrap(True)
-        self.sweepPlot = pg.PlotWidget(objectName="compareSweepPlot")
-        self.sweepPlot.setMinimumHeight(220)
-        self.sweepPlot.setBackground("w")
-        self.sweepPlot.showGrid(x=True, y=True, alpha=0.25)
-        self.sweepPlot.setTitle("Latency vs sweep (p50)")
-        self.sweepPlot.setLabel("left", "p50 latency", units="s")
-        self.sweepPlot.addLegend(offset=(10, 5))
-        for plot in (self.scatter, self.sweepPlot):
-            for side in ("left", "bottom"):
-                # Grid lines at major ticks only: the minor ones made a repaint of these plots cost up
-                # to 22 ms (5 ms now), the longest stall of the window in a compare run
-                # (tests/benchmarks/ui_lateness.py).
-                plot.getAxis(side).setStyle(maxTickLevel=0)
-
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Reference row"))
         bar.addWidget(self.referenceCombo, 1)
         bar.addWidget(self.openButton)
         bar.addWidget(self.diffButton)
         bar.addWidget(self.exportButton)
-        self.plotsWidget = QWidget(objectName="comparePlots")
-        plots = QHBoxLayout(self.plotsWidget)
-        plots.setContentsMargins(0, 0, 0, 0)
-        left = QVBoxLayout()
-        left.addWidget(self.scatter, 1)
-        left.addWidget(self.scatterNote)
-        plots.addLayout(left, 1)
-        plots.addWidget(self.sweepPlot, 1)
+        self.plotsWidget = ComparePlots()
         self.results = QWidget()
         box = QVBoxLayout(self.results)
         box.setContentsMargins(0, 0, 0, 0)
@@ -292,8 +255,6 @@ class CompareView(QWidget):
 
     def compare_request(self) -> compare.CompareRequest:
         """The immutable request for what is ticked (raises SizeLabError if it cannot be)."""
-        from core.requests import Protocol
-
         sweep = None
         axis = self.sweepAxisCombo.currentData()
         if axis is not None:
@@ -317,32 +278,28 @@ class CompareView(QWidget):
         except SizeLabError as exc:
             self._show_error(str(exc))
             return
-        # A continuous live run would hold the one engine forever: stop whatever it is doing.
-        self.host.cancel_all()
-        self._collector = compare.RunCollector()
-        self._pending.clear()
-        self._progress = None
-        self.run, self.source = None, ""
-        self._refresh()
-        self._error = ""
-        job = self._job = self.host.submit(JobKind.COMPARE, request)
-        job.compared.connect(self._on_job_compared)
-        job.failed.connect(self._on_job_failed)
-        job.finished.connect(self._on_job_finished)
         self._set_running(True)
         self.statusLabel.setText("Starting…")
         self.redrawTimer.start()
-        self.runStarted.emit()
+        self.presenter.start(request)
 
     @Slot()
     def _on_cancel_clicked(self) -> None:
-        if self._job is not None:
-            self._job.cancel()
+        if self.presenter.cancel():
             self.statusLabel.setText("Cancelling after the current step…")
+
+    @property
+    def run(self) -> dict | None:
+        """The run shown: the one measuring, or a re-opened one."""
+        return self.presenter.run
+
+    @property
+    def source(self) -> str:
+        return self.presenter.source
 
     def running(self) -> bool:
         """A comparison is running (submitted and not finished)."""
-        return self._job is not None
+        return self.presenter.running()
 
     def _set_running(self, running: bool) -> None:
         for widget in (self.ladderCombo, self.modelList, self.deviceCombo, self.threadsSpin, self.batchSpin,
@@ -356,61 +313,28 @@ class CompareView(QWidget):
     @Slot(object)
     def _on_engine_started(self, event) -> None:
         self.set_devices(event.devices)
-        self.runButton.setEnabled(self._job is None)
+        self.runButton.setEnabled(not self.running())
 
-    @Slot(object)
-    def _on_job_compared(self, event) -> None:
-        self._pending.append(event.record)  # shown by the timer, never per record
-
-    @Slot(object)
-    def _on_job_failed(self, event) -> None:
-        self._error = event.message
-
-    @Slot(object)
-    def _on_job_finished(self, event) -> None:
-        outcome = event.outcome
-        self._job = None
-        self._on_redraw_timer()  # the last records
-        if self.run is not None and self.run["outcome"] == "running":
-            # It ended without its last record (the engine process died): its unfinished rows say so.
-            self._pending.append(compare.RunFinished(outcome))
-            self._on_redraw_timer()
+    @Slot(str)
+    def _on_presenter_finished(self, outcome: str) -> None:
         self.redrawTimer.stop()
         self._set_running(False)
-        rows = self.run["rows"] if self.run else []
-        done = sum(row["status"] == "done" for row in rows)
-        failed = sum(row["status"] == "failed" for row in rows)
-        summary = f"{done} of {len(rows)} rows measured" + (f", {failed} failed" if failed else "")
-        if outcome == "failed":  # the run itself failed (e.g. no such device): keep its message in view
-            self._show_error(f"The comparison stopped: {self._error}" if self._error else "The comparison failed.")
+        summary = self.presenter.summary()
+        if outcome == Outcome.FAILED:  # the run itself failed (e.g. no such device): keep its message in view
+            error = self.presenter.error
+            self._show_error(f"The comparison stopped: {error}" if error else "The comparison failed.")
         else:
-            self.statusLabel.setText(f"Done: {summary}." if outcome == "done" else f"Cancelled: {summary}; kept.")
+            self.statusLabel.setText(f"Done: {summary}." if outcome == Outcome.DONE else f"Cancelled: {summary}; kept.")
         self.progress.setRange(0, 1000)  # it may still be "busy" if the run ended before its first row
-        self.progress.setValue(1000 if outcome == "done" else self.progress.value())
-        self.progress.setFormat({"done": "Done", "cancelled": "Cancelled", "failed": "Failed"}[outcome])
+        self.progress.setValue(1000 if outcome == Outcome.DONE else self.progress.value())
+        self.progress.setFormat({Outcome.DONE: "Done", Outcome.CANCELLED: "Cancelled", Outcome.FAILED: "Failed"}[outcome])
 
     def _show_error(self, message: str) -> None:
         self.statusLabel.setText(f"<span style='color:#c0392b'>⚠ {html.escape(message)}</span>")
         self.errorRaised.emit(message)
 
-    @Slot()
-    def _on_redraw_timer(self) -> None:
-        records, self._pending = self._pending, []
-        for record in records:
-            self._collector.add(record)
-            if isinstance(record, compare.RowProgress):
-                self._progress = record
-            else:
-                self._dirty = True
-            if isinstance(record, compare.RunStarted):
-                self.run = self._collector.run  # the collector fills this same dict from now on
-        if self._progress is not None:
-            self._show_progress(self._progress)
-            self._progress = None
-        if self._dirty:
-            self._refresh()
-
-    def _show_progress(self, record: compare.RowProgress) -> None:
+    @Slot(object)
+    def _on_presenter_progressed(self, record) -> None:
         total = len(self.run["rows"]) if self.run else 0
         if record.index < 0 or not total:
             self.progress.setRange(0, 0)  # busy: measuring the peak or warming up
@@ -430,17 +354,15 @@ class CompareView(QWidget):
 
     @Slot()
     def _on_reference_changed(self, *_args) -> None:
-        self._dirty = True
         self._refresh()
 
+    @Slot()
     def _refresh(self) -> None:
-        """Table, reference choices and plots from self.run (called when a row changed, not per record)."""
-        self._dirty = False
+        """Table, reference choices and plots from the run (when a row changed, not per record)."""
         rows = compare.table(self.run, self.reference()) if self.run else []
         self._fill_references()
         self._fill_table(rows)
-        self._draw_scatter(rows)
-        self._draw_sweep()
+        self.plotsWidget.draw(self.run, rows)
 
     def _fill_references(self) -> None:
         current = self.referenceCombo.currentData()
@@ -461,67 +383,14 @@ class CompareView(QWidget):
         self.tableModel.set_rows(rows)
         self.table.resizeColumnsToContents()
 
-    def _draw_scatter(self, rows: list[dict]) -> None:
-        for label in self._scatter_labels:
-            self.scatter.removeItem(label)
-        self._scatter_labels = []
-        scored = [r for r in rows if r["status"] == "done" and r["quality"] is not None]
-        if not scored:
-            self.scatterPoints.setData([], [])
-            self.frontierLine.setData([], [])
-            done = any(r["status"] == "done" for r in rows)
-            self.scatterNote.setText("No quality to plot: synthetic rows have none (n/a)." if done else "")
-            return
-        metric = scored[0]["quality_metric"]
-        scale = 100 if metric == "accuracy" else 1
-        self.scatter.setLabel("left", "accuracy (%)" if metric == "accuracy" else metric)
-        biggest = max(max(r["memory_bytes"] for r in scored), 1)
-        spots = [{"pos": (r["p50_s"], r["quality"] * scale),
-                  "size": 10 + 30 * math.sqrt(max(r["memory_bytes"], 0) / biggest),
-                  "data": r["index"]} for r in scored]
-        self.scatterPoints.setData(spots)
-        front = [r for i in compare.frontier(rows) for r in scored if r["index"] == i]
-        self.frontierLine.setData([r["p50_s"] for r in front], [r["quality"] * scale for r in front])
-        # Ranges by hand: auto-range zooms one point to nothing and ignores the labels' width.
-        xs = [spot["pos"][0] for spot in spots]
-        ys = [spot["pos"][1] for spot in spots]
-        spread = max(max(ys) - min(ys), 4.0)
-        self.scatter.setXRange(0, max(xs) * 1.25, padding=0)
-        self.scatter.setYRange(min(ys) - 0.25 * spread, max(ys) + 0.25 * spread, padding=0)
-        for r in front:
-            label = pg.TextItem(f"#{r['index'] + 1} {r['variant']}", color="#222", anchor=(0, 1))
-            label.setPos(r["p50_s"], r["quality"] * scale)
-            self.scatter.addItem(label)
-            self._scatter_labels.append(label)
-        left_out = len([r for r in rows if r["status"] == "done"]) - len(scored)
-        self.scatterNote.setText(f"Dashed: Pareto frontier ({', '.join('#' + str(r['index'] + 1) for r in front)}). "
-                                 "Bigger bubble: more memory."
-                                 + (f"; {left_out} row(s) without quality not plotted." if left_out else ""))
-
-    def _draw_sweep(self) -> None:
-        self.sweepPlot.clear()
-        if not self.run or not self.run["request"].get("sweep"):
-            self.sweepPlot.setTitle("Latency vs sweep (p50): no sweep asked")
-            return
-        axis = self.run["request"]["sweep"]["axis"]
-        self.sweepPlot.setTitle(f"p50 latency vs {'sequence length' if axis == 'seq_len' else 'batch size'}")
-        self.sweepPlot.setLabel("bottom", "sequence length" if axis == "seq_len" else "batch size")
-        for n, row in enumerate(r for r in self.run["rows"] if r["status"] == "done" and r.get("sweep")):
-            xs = [point["value"] for point in row["sweep"]]
-            ys = [point["latency"]["p50"] for point in row["sweep"]]
-            color = PALETTE[n % len(PALETTE)]
-            self.sweepPlot.plot(xs, ys, pen=pg.mkPen(color, width=2), symbol="o", symbolBrush=color,
-                                symbolSize=6, name=f"#{row['index'] + 1} {row['label']}")
-
     # ------------------------------------------------------------ files
 
     def show_run(self, run: dict, source: str = "") -> None:
         """Show a finished or re-opened run (the reference goes back to the default)."""
-        self.run, self.source = run, source
         blocked = self.referenceCombo.blockSignals(True)
         self.referenceCombo.setCurrentIndex(0)
         self.referenceCombo.blockSignals(blocked)
-        self._refresh()
+        self.presenter.show(run, source)
         if source:
             self.statusLabel.setText(f"Showing {html.escape(source)} ({run.get('created', '?')}, "
                                      f"{run.get('outcome', '?')}).")

@@ -142,7 +142,7 @@ class RunPanel(QGroupBox):
         self.stopButton.setToolTip("Stop running (Esc)")
         self.maxTokensSpin = QSpinBox(objectName="maxTokensSpin")
         self.maxTokensSpin.setRange(1, 512)
-        self.maxTokensSpin.setValue(48)
+        self.maxTokensSpin.setValue(RunRequest.max_new_tokens)
         self.beamsSpin = QSpinBox(objectName="beamsSpin")
         self.beamsSpin.setRange(1, 8)
         self.beamsSpin.setToolTip("1 = greedy, streamed token by token; more beams cannot stream")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QCoreApplication, QSettings
 
+from core.requests import RunRequest
 from core.safe_files import FileRefused, write_target
 
 ORGANIZATION = "ModelSizeLab"
@@ -34,7 +35,7 @@ class Settings:
         "threads": (int, 0, range(0, 1025)),  # 0: torch's default
         "font_points": (int, 0, range(0, 41)),  # 0: the system's size; the window allows 6-40
         "plot_window_s": (int, 60, range(5, 3601)),
-        "max_new_tokens": (int, 48, range(1, 513)),
+        "max_new_tokens": (int, RunRequest.max_new_tokens, range(1, 513)),
     }
 
     def __init__(self, qsettings: QSettings | None = None):

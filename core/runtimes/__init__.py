@@ -11,6 +11,7 @@ import importlib.util
 from dataclasses import dataclass
 
 from ..errors import UnsupportedModelError
+from ..records import ModelKind
 from ..variants import RUNTIMES
 
 
@@ -38,7 +39,7 @@ SPECS = {
 }
 DISTRIBUTIONS = {"torch": "torch", "onnx": "onnx", "onnxruntime": "onnxruntime", "openvino": "openvino",
                  "nncf": "nncf"}
-KINDS = ("sentence", "sequence-classification")  # what converts today: encoder classifiers
+KINDS = (ModelKind.SENTENCE, ModelKind.SEQUENCE_CLASSIFICATION)  # what converts today: encoder classifiers
 
 
 def _installed(module: str) -> bool:

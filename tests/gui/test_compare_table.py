@@ -41,3 +41,15 @@ def test_the_diff_has_the_columns_the_terminal_prints(qtbot):
     lines = compare_data.text_diff(diff).splitlines()
     assert lines[1].split() == " ".join(diff_headers()).split()
     assert lines[2].split() == " ".join(model.text(0, c) for c in range(model.columnCount())).split()
+
+
+def test_the_presenter_shows_a_saved_run_without_an_engine(qtbot):
+    from gui.compare_presenter import ComparePresenter
+    from gui.engine_host import EngineHost
+
+    presenter = ComparePresenter(EngineHost())  # never started: showing a saved run needs no engine
+    with qtbot.waitSignal(presenter.changed):
+        presenter.show(a_run(), "saved.json")
+    assert presenter.source == "saved.json" and not presenter.running()
+    assert presenter.summary() == "2 of 3 rows measured, 1 failed"
+    assert not presenter.cancel()

@@ -66,7 +66,7 @@ def test_run_a_tiny_ladder_with_a_failing_member_then_export_and_reopen(qtbot, m
     assert cell(view, 2, "status") == "done" and cell(view, 2, "variant").startswith("int8")
     assert cell(view, 0, "quality").endswith("%") and cell(view, 0, "agreement") == "100%"
     assert cell(view, 0, "speedup") == "1.00×"
-    assert len(view.scatterPoints.data) == 2
+    assert len(view.plotsWidget.scatterPoints.data) == 2
     assert view.statusLabel.text().startswith("Done: 2 of 3 rows measured, 1 failed")
     assert view.runButton.isEnabled() and view.progress.format() == "Done"
 
