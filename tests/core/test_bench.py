@@ -22,6 +22,7 @@ def test_inputs_have_the_exact_shape(tiny):
     assert inputs["input_ids"][0, 0] == tiny.tokenizer.cls_token_id
 
 
+@pytest.mark.slow  # runs the benchmark until its time and iteration rules stop it
 def test_min_iterations_rule(tiny):
     report = benchmark(tiny, Protocol(seq_len=16, warmup=2, min_iterations=30, min_seconds=0))
     assert report.latency["n"] == 30 and len(report.warmup_samples) == 2

@@ -136,6 +136,7 @@ def request_for(members, **kwargs):
     return compare_data.CompareRequest(members=tuple(members), **kwargs)
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_tiny_ladder_end_to_end(bert):
     members = [LadderMember(bert, Variant(layers=2)), LadderMember(bert, Variant(int8=True, layers=2)),
                LadderMember(bert, Variant(layers=1)), LadderMember(bert, Variant(int8=True, layers=1))]
@@ -166,6 +167,7 @@ def test_tiny_ladder_end_to_end(bert):
 
 @pytest.mark.skipif(not (paths.HEADS / "minilm-l6-sentiment" / "L6.safetensors").is_file(),
                     reason="the bundled classifier's trained heads are not in resources/heads yet")
+@pytest.mark.slow  # measures real models end to end
 def test_bundled_depths_ladder():
     ladder = load_catalog().ladder("bundled-depths")
     members = [m for m in ladder.members if m.variant.layers in (6, 2)]
@@ -181,6 +183,7 @@ def test_bundled_depths_ladder():
         assert row["quality_metric"] == "accuracy" and 0.6 < row["quality"] <= 1
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_a_failing_variant_keeps_the_rest(bert, tmp_path):
     missing = ModelEntry.for_folder(tmp_path / "no-such-model", "classification")
     members = [LadderMember(bert, Variant()), LadderMember(missing, Variant()), LadderMember(bert, Variant(layers=1))]
@@ -198,6 +201,7 @@ def test_a_failing_variant_keeps_the_rest(bert, tmp_path):
         compare.compare(request_for(members, device="cuda:7"))
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_cancel_keeps_the_finished_rows(bert):
     cancel = CancelToken()
     members = [LadderMember(bert, Variant())] * 3
@@ -210,6 +214,7 @@ def test_cancel_keeps_the_finished_rows(bert):
     assert [r["status"] for r in collector.run["rows"]] == ["done", "cancelled", "cancelled"]
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_sweep_times_each_value(bert):
     run = compare.compare(request_for([LadderMember(bert, Variant())], quality=False,
                                       sweep=compare_data.Sweep.parse("seq_len=8,32")))
@@ -220,6 +225,7 @@ def test_sweep_times_each_value(bert):
         compare_data.Sweep.parse("layers=1,2")
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_translation_rows_score_chrf(marian_dir, tmp_path, monkeypatch):
     (tmp_path / "en-de.jsonl").write_text("\n".join(json.dumps(r) for r in [
         {"source": "the cat sat on the mat", "reference": "die Katze saß auf der Matte"},
@@ -233,6 +239,7 @@ def test_translation_rows_score_chrf(marian_dir, tmp_path, monkeypatch):
     assert row["tokens_per_s"] == pytest.approx(4 / row["p50_s"])
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_synthetic_rows_have_no_quality():
     tiny = LadderMember(load_catalog().get("synthetic/bert-tiny"), Variant())
     run = compare.compare(request_for([tiny]))
@@ -242,6 +249,7 @@ def test_synthetic_rows_have_no_quality():
     assert " n/a " in compare_data.text_table(run)
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_cli_compare_writes_after_every_row(capsys, tmp_path, bert_dir, monkeypatch):
     out = tmp_path / "run.json"
     saved = []
@@ -265,6 +273,7 @@ def test_cli_compare_writes_after_every_row(capsys, tmp_path, bert_dir, monkeypa
     assert "+0%" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # measures real models end to end
 def test_cli_kill_minus_9_keeps_the_finished_rows(tmp_path, bert_dir):
     out = tmp_path / "run.json"
     # each row runs for 3 s: when the first is on disk, the second is the one in progress

@@ -9,6 +9,8 @@ tests/gui/test_endurance.py's, and during a continuous run tests/gui/test_window
 last test here closes the real app, in its own process, mid-load and times the process's exit.
 """
 
+import pytest
+
 import textwrap
 import time
 from functools import partial
@@ -23,6 +25,8 @@ from .app_process import run_driver
 from .engine_edges import engine_with_endless_download, engine_with_stalled_quantization
 
 CLOSE_LIMIT_S = 5.0
+
+pytestmark = pytest.mark.slow  # a real engine, stopped mid-work
 
 
 def close_and_time(window) -> float:

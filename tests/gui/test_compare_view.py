@@ -15,6 +15,8 @@ from gui.engine_host import EngineHost
 
 from .engine_edges import engine_that_dies_at_row
 
+pytestmark = pytest.mark.slow  # real Compare runs in a real engine process
+
 
 @pytest.fixture
 def make_view(qtbot):

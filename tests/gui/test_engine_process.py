@@ -6,6 +6,8 @@ other tests: the real app window loads the bundled model, classifies, and runs a
 (everything the window sends to or gets back from the engine), then reports its imports.
 """
 
+import pytest
+
 import json
 import textwrap
 
@@ -49,6 +51,8 @@ DRIVER = textwrap.dedent('''
     if __name__ == "__main__":  # not in the engine process, which multiprocessing starts from this file
         main()
 ''')
+
+pytestmark = pytest.mark.slow  # the real app in a fresh process, loading and comparing
 
 
 def test_the_window_process_never_imports_torch(tmp_path):

@@ -1,11 +1,15 @@
 """`sizelab --smoke-test` from source, as the installer tests run it frozen (tests/test_bundle.py)."""
 
+import pytest
+
 import json
 import os
 import subprocess
 import sys
 
 from .app_process import REPO
+
+pytestmark = pytest.mark.slow  # the real app, start to first result
 
 
 def test_the_smoke_test_passes_from_source(tmp_path):

@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 
 from core.catalog import ModelEntry
 
+pytestmark = pytest.mark.slow  # the real engine: torch and real models in the engine process
+
 
 def load(qtbot, window, timeout=120_000):
     with qtbot.waitSignal(window.host.jobFinished, timeout=timeout):
