@@ -42,7 +42,7 @@ def test_the_live_view_streams_from_an_endpoint_and_stop_closes_it(qtbot, make_w
     run.inputEdit.setPlainText("alpha beta gamma delta epsilon")
     run.maxTokensSpin.setValue(4)
     tokens = []
-    window.host.generated.connect(lambda number, event: tokens.append(event))
+    window.session.tokenGenerated.connect(tokens.append)
     with qtbot.waitSignal(window.host.jobFinished, timeout=30_000):
         qtbot.mouseClick(run.runButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.historyModel.rowCount() == 1, timeout=5_000)
@@ -55,8 +55,8 @@ def test_the_live_view_streams_from_an_endpoint_and_stop_closes_it(qtbot, make_w
         qtbot.mouseClick(panel.loadButton, Qt.MouseButton.LeftButton)
     run.maxTokensSpin.setValue(400)
     tokens.clear()
-    window.host.generated.connect(
-        lambda number, event: event.index == 3 and qtbot.mouseClick(run.stopButton, Qt.MouseButton.LeftButton))
+    window.session.tokenGenerated.connect(
+        lambda token: token.index == 3 and qtbot.mouseClick(run.stopButton, Qt.MouseButton.LeftButton))
     with qtbot.waitSignal(window.host.jobFinished, timeout=30_000):
         qtbot.mouseClick(run.runButton, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.historyModel.rowCount() == 2, timeout=5_000)
