@@ -326,6 +326,8 @@ class MainWindow(QMainWindow):
         self.clear_error()
         self._stream_text = None
         self.latencyPlot.add_break(self.now())
+        if request.generation is not None:  # the figures under the streaming text belong to the last run
+            self.runPanel.resultView.timing.setText("Generating…")
         self._run_job = self.host.submit("run-continuous" if continuous else "run", request)
         self.runPanel.set_state(loaded=True, running=True)
         if continuous:
