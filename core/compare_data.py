@@ -288,7 +288,7 @@ def frontier(rows: list[dict]) -> list[int]:
 CSV_COLUMNS = ("index", "status", "model", "variant", "params_total", "params_non_embedding", "weight_bytes",
                "load_s", "first_inference_s", "p50_s", "p90_s", "p99_s", "items_per_s", "tokens_per_s",
                "memory_bytes", "quality_metric", "quality", "agreement", "speedup", "memory_saving", "weight_saving",
-               "gflops", "fraction_of_peak", "reference", "error") + GENERATION_COLUMNS
+               "gflops", "fraction_of_peak") + GENERATION_COLUMNS + ("reference", "error")  # these two stay last
 
 
 def table_csv(run: dict, reference: int | None = None) -> str:
