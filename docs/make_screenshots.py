@@ -2,7 +2,8 @@
 
     python docs/make_screenshots.py        (offscreen; or under Xvfb with QT_QPA_PLATFORM=xcb)
 
-Writes docs/classification.png, docs/continuous.png and docs/translation.png.
+Writes docs/classification.png, docs/continuous.png, docs/translation.png, docs/generation_streaming.png
+(a synthetic GPT-2 mid-generation) and docs/generation.png (the same generation finished).
 """
 
 import os
@@ -73,6 +74,19 @@ def main() -> int:
     then(100, load("synthetic/marian-en-de", "translation"))
     then(100, run_once("The train to Berlin leaves at seven o'clock tomorrow morning."))
     then(400, shot("translation.png"))
+    then(100, load("synthetic/gpt2", "generation"))
+
+    def generate():
+        def mid_stream(number, event):
+            if event.index == 16:  # while tokens still arrive: the text and plots as they grow
+                window.host.generated.disconnect(mid_stream)
+                window.grab().save(str(OUT / "generation_streaming.png"))
+                print("wrote", OUT / "generation_streaming.png")
+        window.host.generated.connect(mid_stream)
+        window.runPanel.maxTokensSpin.setValue(40)
+        run_once("The lighthouse keeper opened her ledger and wrote")()
+    then(100, generate)
+    then(400, shot("generation.png"))
     then(100, lambda: (window.close(), app.quit()))
 
     def start(*_):

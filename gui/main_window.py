@@ -313,6 +313,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object, bool)
     def _on_run_panel_run_requested(self, request, continuous: bool) -> None:
+        if request.generation is not None:  # the figures under the streaming text belong to the last run
+            self.runPanel.resultView.timing.setText("Generating…")
         self.session.run(request, continuous)
 
     @Slot()

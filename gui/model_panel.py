@@ -102,6 +102,10 @@ class ModelPanel(QGroupBox):
         layers = QHBoxLayout()
         layers.addWidget(self.layersSpin)
         layers.addWidget(self.layersOf)
+        self.keepLastCheck = QCheckBox("+ last", objectName="keepLastCheck")
+        self.keepLastCheck.setToolTip("Keep the bottom k-1 blocks and the last one (the layer-pruning "
+                                      "baseline for causal LMs) instead of the bottom k")
+        layers.addWidget(self.keepLastCheck)
         layers.addStretch()
         form = QFormLayout()
         form.addRow("Task", self.taskCombo)
@@ -133,6 +137,7 @@ class ModelPanel(QGroupBox):
         self.int8Check.toggled.connect(self._on_int8_toggled)
         self.runtimeCombo.currentIndexChanged.connect(self._on_runtime_changed)
         self.layersSpin.valueChanged.connect(self._on_selection_changed)
+        self.keepLastCheck.toggled.connect(self._on_selection_changed)
         self.loadButton.clicked.connect(self._on_load_clicked)
         self.cancelButton.clicked.connect(self.cancelRequested)
         self._on_model_changed()
@@ -238,7 +243,8 @@ class ModelPanel(QGroupBox):
         layers = self.layersSpin.value()
         keep_all = layers == ALL_LAYERS or (self._depth is not None and layers >= self._depth)
         return Variant(precision=self.precisionCombo.currentText(), int8=self.int8Check.isChecked(),
-                       layers=None if keep_all else layers, runtime=self.runtimeCombo.currentData() or "torch")
+                       layers=None if keep_all else layers, runtime=self.runtimeCombo.currentData() or "torch",
+                       keep_last=self.keepLastCheck.isChecked() and not keep_all and layers >= 2)
 
     def _known_depth(self, entry: ModelEntry | None) -> int | None:
         if entry is None:
@@ -362,7 +368,8 @@ class ModelPanel(QGroupBox):
 
     def set_loading(self, loading: bool) -> None:
         for widget in (self.taskCombo, self.modelCombo, self.runtimeCombo, self.precisionCombo, self.int8Check,
-                       self.layersSpin, self.deviceCombo, self.threadsSpin, self.allowPickleCheck, self.loadButton):
+                       self.layersSpin, self.keepLastCheck, self.deviceCombo, self.threadsSpin, self.allowPickleCheck,
+                       self.loadButton):
             widget.setEnabled(not loading)
         if not loading:
             entry = self.current_entry()

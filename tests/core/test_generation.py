@@ -296,3 +296,28 @@ def test_compare_a_causal_lm_ladder_with_a_prompt_length_sweep(folders, monkeypa
     assert best["index"] in frontier(rows)
     assert "decode_tokens_per_s" in table_csv(run).splitlines()[0]
     assert "ppl " in text_table(run) and "KV cache" in text_table(run)
+
+
+def test_the_engine_runs_a_generation_and_keeps_it_on_stop(folders):
+    import pickle
+
+    from core.engine import Engine
+    from core.requests import RunRequest
+
+    engine = Engine()
+    engine.load(LoadRequest(ModelEntry.for_folder(folders["gpt_neox"], "generation")), CancelToken())
+    cancel = CancelToken()
+    events = []
+
+    def on_token(event):
+        events.append(pickle.loads(pickle.dumps(event)))  # it crosses the pipe to the window's process
+        if event.index == 2:
+            cancel.cancel()
+
+    record = engine.run(RunRequest(texts=(PROMPT,), generation=GenerationSettings(max_new_tokens=40, min_new_tokens=40)),
+                        cancel, on_token=on_token)
+    assert record.task == "generation" and record.generation["stop_reason"] == "stopped"
+    assert record.generation["new_tokens"] == len(events) <= 3
+    assert record.time_to_first_token == record.generation["time_to_first_token"] > 0
+    assert record.summary == record.generation["text"]
+    engine.unload()

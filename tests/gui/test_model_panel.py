@@ -44,3 +44,18 @@ def test_changing_precision_device_or_layers_does_not_read_the_disk(qtbot, monke
     panel.deviceCombo.setCurrentIndex(0)
     assert reads == []
     assert panel.variant().int8 and panel.variant().layers == 2
+
+
+def test_keep_last_makes_the_layer_pruning_baseline_variant(qtbot):
+    from core.catalog import load_catalog
+    from gui.model_panel import ModelPanel
+
+    panel = ModelPanel(load_catalog())
+    qtbot.addWidget(panel)
+    panel.taskCombo.setCurrentIndex(panel.taskCombo.findData("generation"))
+    panel.select_model("synthetic/gpt2")
+    panel.layersSpin.setValue(6)
+    panel.keepLastCheck.setChecked(True)
+    assert panel.variant().keep_last and panel.variant().layers == 6
+    panel.layersSpin.setValue(1)  # nothing to keep besides the last block: plain bottom-1
+    assert not panel.variant().keep_last
