@@ -315,12 +315,16 @@ def save_csv(path: str | Path, run: dict, reference: int | None = None) -> Path:
     return write_atomic(path, table_csv(run, reference))
 
 
-def load_run(path: str | Path) -> dict:
-    """A run saved by save_run (or the CLI), checked to be one."""
+def load_run(path: str | Path, progress=None) -> dict:
+    """A run saved by save_run (or the CLI), checked to be one. progress(message) hears each step
+    (a run of 20,000 rows takes seconds: the window reads it on a thread and shows these)."""
     path = Path(path)
+    say = progress or (lambda _message: None)
+    say(f"Reading {path.name}")
     run = read_json(path, path.name)  # a regular file, of bounded size and depth, or one clear line
     if not isinstance(run, dict) or run.get("schema") != SCHEMA or not isinstance(run.get("rows"), list):
         raise InputError(f"{path.name} is not a saved comparison (no {SCHEMA!r} schema).")
+    say(f"Checking {len(run['rows']):,} rows of {path.name}")
     try:  # the right schema but rows, request or figures of the wrong shape (edited by hand, or damaged)
         text_table(run)
         text_diff(diff_runs(run, run))

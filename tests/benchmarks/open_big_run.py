@@ -2,41 +2,50 @@
 
     python -m tests.benchmarks.open_big_run [--rows 20000]
 
-A real run is measured once (synthetic/bert-tiny, one tiny iteration), then its row is repeated
---rows times with latencies and qualities spread like a ladder's (quality growing with latency: the
+The run is made up (no torch): --rows finished rows with every field a saved run has, 20 latency
+samples each, latencies and qualities spread like a ladder's (quality growing with latency: the
 case where every row is on the Pareto frontier). Prints the file's size and the seconds of each step.
 """
 
 import argparse
-import json
 import random
 import tempfile
 import time
 from pathlib import Path
 
 from core import compare_data
-from core.cli import main
 
 
-def big_run(rows: int, folder: Path) -> Path:
-    seed = folder / "seed.json"
-    assert main(["compare", "--member", "synthetic/bert-tiny", "--no-quality", "--warmup", "0",
-                 "--min-iterations", "1", "--min-seconds", "0", "--seq-len", "8", "--out", str(seed)]) == 0
-    run = json.loads(seed.read_text())
-    template = run["rows"][0]
-    rng = random.Random(0)
-    run["rows"] = []
+def ladder_rows(rows: int, seed: int = 0) -> dict:
+    """A saved run of `rows` finished rows, as core.compare would write it."""
+    rng = random.Random(seed)
+    protocol = {"batch_size": 1, "seq_len": 128, "warmup": 5, "min_iterations": 20, "min_seconds": 3.0,
+                "max_seconds": 300.0, "new_tokens": 32}
+    run = {"schema": compare_data.SCHEMA, "created": "2026-01-01T00:00:00+00:00", "outcome": "done",
+           "finished": "2026-01-01T01:00:00+00:00",
+           "request": {"ladder": "", "members": [], "protocol": protocol, "device": "cpu", "threads": 1,
+                       "sweep": None, "quality": True, "quality_limit": None},
+           "environment": {"cpu": "made up"}, "peak_gflops": 100.0, "peak_method": "made up", "rows": []}
     for i in range(rows):
-        row = json.loads(json.dumps(template))
-        latency = 0.001 + i / rows * 0.1
-        row["index"] = i
-        row["latency"]["p50"] = latency * (1 + rng.random() * 0.01)
-        row["quality"] = {"metric": "accuracy", "value": min(1.0, 0.5 + i / rows / 2), "predictions": []}
-        row["model"] = dict(row["model"], synthetic=False, id=f"row-{i}")
-        run["rows"].append(row)
-    path = folder / "big.json"
-    compare_data.save_run(path, run)
-    return path
+        p50 = 0.001 + i / rows * 0.1
+        samples = [p50 * (1 + rng.random() * 0.02) for _ in range(20)]
+        run["rows"].append({
+            "index": i, "status": "done", "error": None, "label": f"L{i % 12 + 1}",
+            "model": {"id": f"row-{i}", "name": f"Model {i}", "task": "classification", "source": "folder",
+                      "synthetic": False, "variant": {"precision": "fp32", "int8": False, "layers": i % 12 + 1},
+                      "variant_label": f"L{i % 12 + 1}"},
+            "kind": "sequence-classification", "params_total": 1_000_000 + i, "params_non_embedding": 500_000 + i,
+            "weight_bytes": 4_000_000 + 4 * i, "layers": i % 12 + 1, "layers_full": 12, "warnings": [],
+            "load_seconds": 0.2, "first_inference_seconds": p50 * 3, "protocol_used": protocol | {"seq_len_used": 128},
+            "latency": {"n": 20, "p50": p50, "p90": p50 * 1.02, "p99": p50 * 1.03, "mean": p50, "noisy": False},
+            "throughput_items_per_s": 1 / p50, "throughput_tokens_per_s": 128 / p50,
+            "memory": {"rss_peak_over_baseline": 50_000_000}, "memory_bytes": 50_000_000,
+            "samples": samples, "warmup_samples": samples[:5],
+            "efficiency": {"flops_per_iteration": 1e8, "gflops": 1e8 / p50 / 1e9, "fraction_of_peak": 0.5,
+                           "approximation": "made up"},
+            "quality": {"metric": "accuracy", "value": 0.5 + i / rows / 2, "predictions": []},
+            "sweep": []})
+    return run
 
 
 def measure(label: str, work) -> object:
@@ -48,7 +57,8 @@ def measure(label: str, work) -> object:
 
 def run(rows: int) -> None:
     with tempfile.TemporaryDirectory() as folder:
-        path = big_run(rows, Path(folder))
+        path = Path(folder) / "big.json"
+        compare_data.save_run(path, ladder_rows(rows))
         print(f"{rows:,} rows, {path.stat().st_size / 2**20:.1f} MiB")
         loaded = measure("load_run (read + check)", lambda: compare_data.load_run(path))
         table = measure("table", lambda: compare_data.table(loaded))
