@@ -75,8 +75,10 @@ def write_target(path: str | Path) -> tuple[Path, int | None]:
         info = target.stat()
     except FileNotFoundError:
         return target, None
-    except OSError as exc:  # a loop of links, a name too long, a folder we may not enter
+    except OSError as exc:  # a name too long, a folder we may not enter
         raise FileRefused(f"Cannot write {path}: {_reason(exc)}.") from exc
+    except RuntimeError as exc:  # Path.resolve on a loop of links (Python 3.11)
+        raise FileRefused(f"Cannot write {path}: its links go round in a loop.") from exc
     if not stat.S_ISREG(info.st_mode):
         what = kind_of(info.st_mode)
         via = f" (a link to {target})" if target != path else ""

@@ -119,7 +119,8 @@ class Special:
     kind: str  # see SPECIAL_KINDS
 
 
-SPECIAL_KINDS = ("fifo", "device-null", "device-zero", "socket", "link-to-device", "sparse-big", "deep-json")
+SPECIAL_KINDS = ("fifo", "device-null", "device-zero", "socket", "link-to-device", "link-loop", "sparse-big",
+                 "deep-json")
 SPECIAL = st.builds(Special, st.sampled_from(SPECIAL_KINDS))
 DEEP_JSON = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 
@@ -187,6 +188,8 @@ class Materializer:
             except OSError:  # a socket path is limited to about 100 bytes
                 os.mkfifo(path)
             server.close()
+        elif kind == "link-loop":  # a link to itself: resolving it never ends
+            path.symlink_to(path.name)
         elif kind == "sparse-big":
             with open(path, "wb") as handle:
                 handle.truncate(20 * 2**20)  # 20 MiB of NULs on paper, nothing on disk

@@ -116,6 +116,12 @@ def test_a_link_to_a_device_is_refused_and_a_link_to_a_file_writes_its_target(tm
     assert (tmp_path / "to-file").is_symlink() and target.read_text() == "new"
 
 
+def test_a_loop_of_links_at_out_is_one_line(tmp_path, capsys):
+    (tmp_path / "loop").symlink_to("loop")
+    code = main(["bench", "--model", "synthetic/bert-tiny", "--out", str(tmp_path / "loop"), "--force", *TINY])
+    assert code == 2 and "links go round in a loop" in error_line(capsys)
+
+
 def test_compare_refuses_the_same_file_for_json_and_csv(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["compare", "--member", "synthetic/bert-tiny", "--out", str(out), "--csv", str(out), *TINY])
