@@ -48,6 +48,7 @@ HEADER_TIPS = {
     "GFLOP/s": "FLOPs per iteration ≈ 2 × non-embedding params × tokens, divided by p50",
     "of peak": "GFLOP/s as a share of this machine's fp32 matmul peak, measured at the start of the run",
 }
+MAX_FRONT_LABELS = 20  # frontier points labelled on the scatter and named below it
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 
@@ -503,9 +504,10 @@ class CompareView(QWidget):
         """Table, reference choices and plots from self.run (called when a row changed, not per record)."""
         self._dirty = False
         rows = compare.table(self.run, self.reference()) if self.run else []
+        front = compare.frontier(rows) if rows else []  # once per refresh: the table and the scatter share it
         self._fill_references()
-        self._fill_table(rows)
-        self._draw_scatter(rows)
+        self._fill_table(rows, front)
+        self._draw_scatter(rows, front)
         self._draw_sweep()
 
     def _fill_references(self) -> None:
@@ -523,8 +525,8 @@ class CompareView(QWidget):
         self.referenceCombo.setCurrentIndex(max(0, self.referenceCombo.findData(current)))
         self.referenceCombo.blockSignals(blocked)
 
-    def _fill_table(self, rows: list[dict]) -> None:
-        on_front = set(compare.frontier(rows))
+    def _fill_table(self, rows: list[dict], front: list[int]) -> None:
+        on_front = set(front)
         self.table.setUpdatesEnabled(False)
         try:
             self._fill_rows(rows, on_front)
@@ -568,7 +570,7 @@ class CompareView(QWidget):
                     item.setFont(font)
                 self.table.setItem(r, c, item)
 
-    def _draw_scatter(self, rows: list[dict]) -> None:
+    def _draw_scatter(self, rows: list[dict], front_indices: list[int]) -> None:
         for label in self._scatter_labels:
             self.scatter.removeItem(label)
         self._scatter_labels = []
@@ -587,7 +589,8 @@ class CompareView(QWidget):
                   "size": 10 + 30 * math.sqrt(max(r["memory_bytes"], 0) / biggest),
                   "data": r["index"]} for r in scored]
         self.scatterPoints.setData(spots)
-        front = [r for i in compare.frontier(rows) for r in scored if r["index"] == i]
+        by_index = {r["index"]: r for r in scored}
+        front = [by_index[i] for i in front_indices]
         self.frontierLine.setData([r["p50_s"] for r in front], [r["quality"] * scale for r in front])
         # Ranges by hand: auto-range zooms one point to nothing and ignores the labels' width.
         xs = [spot["pos"][0] for spot in spots]
@@ -595,13 +598,15 @@ class CompareView(QWidget):
         spread = max(max(ys) - min(ys), 4.0)
         self.scatter.setXRange(0, max(xs) * 1.25, padding=0)
         self.scatter.setYRange(min(ys) - 0.25 * spread, max(ys) + 0.25 * spread, padding=0)
-        for r in front:
+        for r in front[:MAX_FRONT_LABELS]:  # a saved run of 20,000 rows may have thousands on its frontier
             label = pg.TextItem(f"#{r['index'] + 1} {r['variant']}", color="#222", anchor=(0, 1))
             label.setPos(r["p50_s"], r["quality"] * scale)
             self.scatter.addItem(label)
             self._scatter_labels.append(label)
         left_out = len([r for r in rows if r["status"] == "done"]) - len(scored)
-        self.scatterNote.setText(f"Dashed: Pareto frontier ({', '.join('#' + str(r['index'] + 1) for r in front)}). "
+        named = ", ".join("#" + str(r["index"] + 1) for r in front[:MAX_FRONT_LABELS])
+        more = f" and {len(front) - MAX_FRONT_LABELS:,} more" if len(front) > MAX_FRONT_LABELS else ""
+        self.scatterNote.setText(f"Dashed: Pareto frontier ({named}{more}). "
                                  "Bigger bubble: more memory."
                                  + (f"; {left_out} row(s) without quality not plotted." if left_out else ""))
 

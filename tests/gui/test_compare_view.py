@@ -171,6 +171,8 @@ def test_a_big_saved_run_is_read_off_the_ui_thread_with_progress(qtbot, make_vie
         # open_run has returned, and the UI thread has not read the file: the table is still empty
         assert view.table.rowCount() == 0 and view.progress.maximum() == 0 and not view.openButton.isEnabled()
     assert view.table.rowCount() == 2000 and view.progress.maximum() == 1000 and view.openButton.isEnabled()
+    # every row is on this ladder's frontier: 20 of them are labelled and named, not 2,000
+    assert len(view._scatter_labels) == 20 and "and 1,980 more" in view.scatterNote.text()
 
     (tmp_path / "deep.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
     with qtbot.waitSignal(view.errorRaised, timeout=60_000) as blocker:

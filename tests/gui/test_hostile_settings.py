@@ -1,7 +1,6 @@
 """The window and its settings file against hostile values, files and signals (issue 12)."""
 
 import os
-import signal
 import stat
 import threading
 
