@@ -144,13 +144,11 @@ def _texts(args):
     where = args.file or "standard input"
     try:
         if args.file:  # a regular file or a pipe (<(...), /dev/stdin); never a device such as /dev/zero
-            stream = open_regular(args.file, allow_fifo=True)
+            stream = open_regular(args.file, f"the texts from {where}", allow_fifo=True)
             with open(stream.fileno(), encoding="utf-8", closefd=False) as text, stream:
                 yield from read_lines(text)
         else:
             yield from read_lines(sys.stdin)
-    except InputError as exc:
-        raise InputError(f"Cannot read the texts from {where}: {exc}") from exc
     except (OSError, UnicodeDecodeError) as exc:  # unreadable, not UTF-8 text
         raise InputError(f"Cannot read the texts from {where}: {exc}") from exc
 

@@ -326,12 +326,16 @@ def save_csv(path: str | Path, run: dict, reference: int | None = None) -> Path:
     return write_atomic(path, table_csv(run, reference))
 
 
-def load_run(path: str | Path) -> dict:
-    """A run saved by save_run (or the CLI), checked to be one."""
+def load_run(path: str | Path, progress=None) -> dict:
+    """A run saved by save_run (or the CLI), checked to be one. progress(message) hears each step
+    (a run of 20,000 rows takes seconds: the window reads it on a thread and shows these)."""
     path = Path(path)
+    say = progress or (lambda _message: None)
+    say(f"Reading {path.name}")
     run = read_json(path, path.name)  # a regular file, of bounded size and depth, or one clear line
     if not isinstance(run, dict) or run.get("schema") != SCHEMA or not isinstance(run.get("rows"), list):
         raise InputError(f"{path.name} is not a saved comparison (no {SCHEMA!r} schema).")
+    say(f"Checking {len(run['rows']):,} rows of {path.name}")
     try:  # the right schema but rows, request or figures of the wrong shape (edited by hand, or damaged)
         text_table(run)
         text_diff(diff_runs(run, run))
@@ -350,7 +354,8 @@ def diff_runs(a: dict, b: dict) -> dict:
         flat = table(run)
         return {_key(raw): flat[i] for i, raw in enumerate(run["rows"])}
 
-    rows_a, rows_b = keyed(a), keyed(b)
+    rows_a = keyed(a)
+    rows_b = rows_a if b is a else keyed(b)  # load_run checks a file against itself: one table, not two
     keys = list(rows_a) + [k for k in rows_b if k not in rows_a]
     rows = []
     for key in keys:

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from core.compare_data import frontier
 
+MAX_FRONT_LABELS = 20  # frontier points labelled on the scatter and named below it
+
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
 
@@ -76,7 +78,8 @@ class ComparePlots(QWidget):
                   "size": 10 + 30 * math.sqrt(max(r["memory_bytes"], 0) / biggest),
                   "data": r["index"]} for r in scored]
         self.scatterPoints.setData(spots)
-        front = [r for i in frontier(rows) for r in scored if r["index"] == i]
+        by_index = {r["index"]: r for r in scored}
+        front = [by_index[i] for i in frontier(rows)]
         self.frontierLine.setData([r["p50_s"] for r in front], [r["quality"] * scale for r in front])
         # Ranges by hand: auto-range zooms one point to nothing and ignores the labels' width.
         xs = [spot["pos"][0] for spot in spots]
@@ -84,13 +87,15 @@ class ComparePlots(QWidget):
         spread = max(max(ys) - min(ys), 4.0)
         self.scatter.setXRange(0, max(xs) * 1.25, padding=0)
         self.scatter.setYRange(min(ys) - 0.25 * spread, max(ys) + 0.25 * spread, padding=0)
-        for r in front:
+        for r in front[:MAX_FRONT_LABELS]:  # a saved run of 20,000 rows may have thousands on its frontier
             label = pg.TextItem(f"#{r['index'] + 1} {r['variant']}", color="#222", anchor=(0, 1))
             label.setPos(r["p50_s"], r["quality"] * scale)
             self.scatter.addItem(label)
             self._scatter_labels.append(label)
         left_out = len([r for r in rows if r["status"] == "done"]) - len(scored)
-        self.scatterNote.setText(f"Dashed: Pareto frontier ({', '.join('#' + str(r['index'] + 1) for r in front)}). "
+        named = ", ".join("#" + str(r["index"] + 1) for r in front[:MAX_FRONT_LABELS])
+        more = f" and {len(front) - MAX_FRONT_LABELS:,} more" if len(front) > MAX_FRONT_LABELS else ""
+        self.scatterNote.setText(f"Dashed: Pareto frontier ({named}{more}). "
                                  "Bigger bubble: more memory."
                                  + (f"; {left_out} row(s) without quality not plotted." if left_out else ""))
 

@@ -9,9 +9,10 @@ Tables, frontier, files and diffs are core.compare_data's. No torch here.
 
 import html
 import os
+import threading
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
@@ -35,11 +36,45 @@ def _usable(ladder: Ladder) -> bool:
     return any(m.model.source != "hub" or is_cached(m.model) for m in ladder.members)
 
 
+class _RunFileReader(QObject):
+    """Reads saved runs on a thread of its own and reports back on the UI thread (queued signals).
+
+    Reading and checking a run of 20,000 rows takes seconds, which froze the window. A plain daemon
+    thread, not a QThread: closing the window mid-read must not wait for it, and its result is
+    dropped if it arrives stale (a newer read was asked for) or after the view is gone.
+    """
+
+    progressed = Signal(int, str)
+    """(read number, the step it is at)"""
+    read = Signal(int, object)
+    """(read number, the run dict)"""
+    failed = Signal(int, str)
+    """(read number, the one-line reason)"""
+
+    def start(self, number: int, path: Path) -> None:
+        threading.Thread(target=self._read, args=(number, path), name="run-file-reader", daemon=True).start()
+
+    def _read(self, number: int, path: Path) -> None:
+        try:
+            try:
+                run = compare.load_run(path, progress=lambda message: self.progressed.emit(number, message))
+            except SizeLabError as exc:
+                self.failed.emit(number, str(exc))
+            except Exception as exc:  # noqa: BLE001 - a bug must reach the user as a message, not end the thread
+                self.failed.emit(number, f"Unexpected error reading {path.name} ({type(exc).__name__}): {exc}")
+            else:
+                self.read.emit(number, run)
+        except RuntimeError:  # the view (and this reader) were deleted while reading: nobody to tell
+            pass
+
+
 class CompareView(QWidget):
     runStarted = Signal()
     """A ladder run was submitted: the engine unloads the live view's model first."""
     errorRaised = Signal(str)
     """Something could not be done (bad sweep, unreadable file, a failed run): a message for the user."""
+    fileShown = Signal(str)
+    """A saved run read off the UI thread is shown (as the run, or as the other side of a diff): its name."""
 
     def __init__(self, catalog: Catalog, host, parent=None):
         super().__init__(parent)
@@ -49,6 +84,12 @@ class CompareView(QWidget):
         self.presenter = ComparePresenter(host, self)
         self._devices: list[DeviceInfo] = [cpu_device()]
         self._ladders = [ladder for ladder in catalog.ladders if _usable(ladder)]
+        self._reader = _RunFileReader(self)
+        self._reads = 0  # the number of the latest read; older ones are stale
+        self._read_purpose: tuple[str, str] = ("", "")  # ("open" | "diff", file name) of the latest read
+        self._reader.progressed.connect(self._on_reader_progressed)
+        self._reader.read.connect(self._on_reader_read)
+        self._reader.failed.connect(self._on_reader_failed)
 
         self._build_controls()
         self._build_results()
@@ -396,12 +437,47 @@ class CompareView(QWidget):
                                      f"{run.get('outcome', '?')}).")
 
     def open_run(self, path: str | Path) -> None:
-        try:
-            run = compare.load_run(path)
-        except SizeLabError as exc:
-            self._show_error(str(exc))
+        """Read a saved run off the UI thread, then show it (fileShown), or say why not (errorRaised)."""
+        self._read_file(Path(path), "open")
+
+    def _read_file(self, path: Path, purpose: str) -> None:
+        self._reads += 1
+        self._read_purpose = (purpose, path.name)
+        self.openButton.setEnabled(False)
+        self.diffButton.setEnabled(False)
+        self.progress.setRange(0, 0)  # busy: reading has no fraction to show
+        self.progress.setFormat(f"Opening {path.name}")
+        self._reader.start(self._reads, path)
+
+    def _read_done(self) -> None:
+        self.openButton.setEnabled(not self.presenter.running())
+        self.diffButton.setEnabled(True)
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+
+    @Slot(int, str)
+    def _on_reader_progressed(self, number: int, message: str) -> None:
+        if number == self._reads:
+            self.statusLabel.setText(html.escape(message) + "…")
+
+    @Slot(int, object)
+    def _on_reader_read(self, number: int, run) -> None:
+        if number != self._reads:
             return
-        self.show_run(run, Path(path).name)
+        self._read_done()
+        purpose, name = self._read_purpose
+        if purpose == "open":
+            self.show_run(run, name)
+        else:
+            self.show_diff(run, name)
+        self.fileShown.emit(name)
+
+    @Slot(int, str)
+    def _on_reader_failed(self, number: int, message: str) -> None:
+        if number == self._reads:
+            self._read_done()
+            self._show_error(message)
 
     def show_diff(self, other: dict, name: str) -> None:
         """Side by side: the run shown (A) against another saved run (B)."""
@@ -465,11 +541,5 @@ class CompareView(QWidget):
     @Slot()
     def _on_diff_clicked(self) -> None:
         path = self._ask_run_file("Compare with a saved run")
-        if not path:
-            return
-        try:
-            other = compare.load_run(path)
-        except SizeLabError as exc:
-            self._show_error(str(exc))
-            return
-        self.show_diff(other, Path(path).name)
+        if path:
+            self._read_file(Path(path), "diff")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout
                                QTableView, QTabWidget, QVBoxLayout, QWidget)
 
 from core.catalog import DEFAULT_MODEL_ID, load_catalog
+from core.errors import SizeLabError
 from core.protocol import Outcome
 
 from .compare_view import CompareView
@@ -492,7 +493,7 @@ class MainWindow(QMainWindow):
     def _export(self, write, path: str) -> None:
         try:
             write()
-        except OSError as exc:
+        except (OSError, SizeLabError) as exc:  # SizeLabError: a device, FIFO or folder there (core.safe_files)
             self.show_error(f"Export failed: {exc}")
         else:
             self.statusBar().showMessage(f"Saved {path}", 5000)

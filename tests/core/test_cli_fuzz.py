@@ -10,7 +10,9 @@ that a real argv can hold: any character but NUL, including lone surrogates U+DC
 how Python hands over bytes that are not UTF-8 (PEP 383). Sizes that would really allocate gigabytes
 (a huge --batch, --min-iterations) are kept small here; the huge batch has its own test, in a child
 process with a capped address space. Files (--file, --folder, --out, --open) are made per example
-under a temporary folder. The hub is never reached: HF_HUB_OFFLINE=1 (tests/conftest.py) and the
+under a temporary folder, special ones too (FIFOs, device nodes like /dev/null and /dev/zero made
+there, sockets, links to them, sparse big files, JSON nested 100,000 deep): after every example
+each special file must still be what it was (issue 12: --out /dev/null replaced the device node). The hub is never reached: HF_HUB_OFFLINE=1 (tests/conftest.py) and the
 hub cache points to an empty folder.
 """
 
@@ -18,6 +20,8 @@ import io
 import json
 import os
 import shutil
+import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -108,6 +112,19 @@ class SavedRun:
     content: bytes
 
 
+@dataclass(frozen=True)
+class Special:
+    """A file that is not a plain small file: made where a file is expected (a path, or a file in a folder)."""
+
+    kind: str  # see SPECIAL_KINDS
+
+
+SPECIAL_KINDS = ("fifo", "device-null", "device-zero", "socket", "link-to-device", "link-loop", "sparse-big",
+                 "deep-json")
+SPECIAL = st.builds(Special, st.sampled_from(SPECIAL_KINDS))
+DEEP_JSON = b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
 FILE_NAMES = ["config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json", "tokenizer_config.json",
               "vocab.txt", "vocab.json", "source.spm", "special_tokens_map.json"]
 JSON_VALUE = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-3, 64), st.sampled_from([2**31, 10**12]),
@@ -116,18 +133,19 @@ JSON_VALUE = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-3, 64
                                                                                       max_size=3), max_leaves=8)
 CONFIG = st.fixed_dictionaries(
     {"model_type": st.one_of(st.sampled_from(["bert", "marian", "t5", "distilbert", "gpt2", "nope", ""]), JSON_VALUE)},
-    optional={key: JSON_VALUE for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size",
-                                          "intermediate_size", "id2label", "auto_map", "is_encoder_decoder")})
+    optional={key: st.one_of(JSON_VALUE, st.sampled_from([0, -1, 10**5, 10**6, 2**63]))
+              for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size", "intermediate_size",
+                          "max_position_embeddings", "id2label", "auto_map", "is_encoder_decoder")})
 CONTENT = st.one_of(st.binary(max_size=64), CONFIG.map(lambda c: json.dumps(c).encode()),
-                    JSON_VALUE.map(lambda v: json.dumps(v).encode()), st.just(b""), st.none())
+                    JSON_VALUE.map(lambda v: json.dumps(v).encode()), st.just(b""), st.none(), SPECIAL)
 CHECKPOINT = st.builds(Folder, st.sampled_from([None, "bert", "bert", "marian", "marian"]),
                        st.lists(st.tuples(st.sampled_from(FILE_NAMES), CONTENT), max_size=3).map(tuple))
 FOLDER = st.one_of(CHECKPOINT, st.sampled_from(["/", "/nonexistent", ".", "~", "~nosuchuser/x", "/dev/null",
                                                 "/proc/self"]), TEXT)
 TEXT_FILE = st.one_of(st.builds(TextFile, st.one_of(st.binary(max_size=80), TEXT.map(lambda t: t.encode(
-    "utf-8", "surrogateescape")))), st.sampled_from(["/nonexistent", "/", "/proc/self/status", "/dev/null"]))
-OUT = st.builds(OutPath, st.sampled_from(["file", "nested/new/dirs/out", "an existing folder", "under/a/file",
-                                          "/proc/cannot-write-here"]))
+    "utf-8", "surrogateescape")))), st.sampled_from(["/nonexistent", "/", "/proc/self/status", "/dev/null"]), SPECIAL)
+OUT = st.one_of(st.builds(OutPath, st.sampled_from(["file", "nested/new/dirs/out", "an existing folder", "under/a/file",
+                                                    "/proc/cannot-write-here"])), SPECIAL)
 ROW = st.fixed_dictionaries({}, optional={"index": JSON_VALUE, "status": st.sampled_from(["done", "failed", "x"]),
                                           "model": JSON_VALUE, "latency": JSON_VALUE, "label": JSON_VALUE})
 SAVED_RUN = st.one_of(
@@ -137,7 +155,7 @@ SAVED_RUN = st.one_of(
         {"schema": st.just("sizelab-compare/1"), "rows": st.lists(ROW, max_size=2)},
         optional={"request": JSON_VALUE, "peak_gflops": JSON_VALUE, "environment": JSON_VALUE},
     ).map(lambda run: json.dumps(run).encode())),
-    st.sampled_from(["/nonexistent", "/", "/dev/null"]))
+    st.sampled_from(["/nonexistent", "/", "/dev/null"]), SPECIAL)
 
 
 class Materializer:
@@ -145,10 +163,45 @@ class Materializer:
 
     def __init__(self, root: Path, checkpoints: dict[str, Path]):
         self.root, self.checkpoints, self.count = root, checkpoints, 0
+        self.specials: dict[Path, int] = {}  # path -> file type bits it must keep
 
     def _fresh(self) -> Path:
         self.count += 1
         return self.root / f"f{self.count}"
+
+    def special(self, path: Path, kind: str) -> Path:
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind.startswith("device") or kind == "link-to-device":
+            node = path if kind.startswith("device") else path.with_name(path.name + ".node")
+            try:
+                os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(1, 5 if kind == "device-zero" else 3))
+            except PermissionError:  # not root: a FIFO is special enough
+                os.mkfifo(node)
+            if node != path:
+                path.symlink_to(node)
+            self.specials[node] = stat.S_IFMT(os.lstat(node).st_mode)
+        elif kind == "socket":
+            server = socket.socket(socket.AF_UNIX)
+            try:
+                server.bind(str(path))
+            except OSError:  # a socket path is limited to about 100 bytes
+                os.mkfifo(path)
+            server.close()
+        elif kind == "link-loop":  # a link to itself: resolving it never ends
+            path.symlink_to(path.name)
+        elif kind == "sparse-big":
+            with open(path, "wb") as handle:
+                handle.truncate(20 * 2**20)  # 20 MiB of NULs on paper, nothing on disk
+        elif kind == "deep-json":
+            path.write_bytes(DEEP_JSON)
+        self.specials[path] = stat.S_IFMT(os.lstat(path).st_mode)
+        return path
+
+    def check_specials(self) -> None:
+        """Every special file made is still of its type: nothing was renamed over a device or FIFO."""
+        for path, kind in self.specials.items():
+            assert stat.S_IFMT(os.lstat(path).st_mode) == kind, f"{path} was replaced"
 
     def __call__(self, value) -> str:
         if isinstance(value, Folder):
@@ -159,9 +212,16 @@ class Materializer:
                 folder.mkdir()
             for name, content in value.files:
                 (folder / name).unlink(missing_ok=True)
-                if content is not None:
+                (folder / f"{name}.node").unlink(missing_ok=True)
+                for path in (folder / name, folder / f"{name}.node"):
+                    self.specials.pop(path, None)
+                if isinstance(content, Special):
+                    self.special(folder / name, content.kind)
+                elif content is not None:
                     (folder / name).write_bytes(content)
             return str(folder)
+        if isinstance(value, Special):
+            return str(self.special(self._fresh(), value.kind))
         if isinstance(value, (TextFile, SavedRun)):
             path = self._fresh().with_suffix(".json" if isinstance(value, SavedRun) else ".txt")
             path.write_bytes(value.content)
@@ -325,6 +385,7 @@ def check_contract(capsys, checkpoints, argv: list, stdin: str = "") -> tuple[in
             return None, err
         finally:
             torch.set_num_threads(threads)  # --threads sets a process-wide value
+            make.check_specials()
         out, err = capsys.readouterr()
         err_seen = err.replace(root, "<tmp>")
     assert isinstance(code, int) and code in ((0, 1, 2) if args[0] == "compare" else (0, 2)), (args, code)
@@ -384,7 +445,7 @@ WRONG_TYPE = b'{"model_type": "bert", "num_hidden_layers": "two"}'
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "--file", "/nonexistent/texts.txt"], "Cannot read the texts from /nonexistent/texts.txt"),
-    (["run", "--file", "/"], "Cannot read the texts from /: Cannot read /: it is a folder, not a regular file"),
+    (["run", "--file", "/"], "Cannot read the texts from /: it is a folder, not a regular file"),
     (["run", "--file", TextFile(b"caf\xe9\n")], "'utf-8' codec can't decode"),
     (["run", "--text", "x", "--folder", Folder(None, (("config.json", b"null"),))],
      "config.json in <tmp>/f1 is not a JSON object"),
@@ -393,7 +454,7 @@ WRONG_TYPE = b'{"model_type": "bert", "num_hidden_layers": "two"}'
     (["run", "--text", "x", "--folder", "~nosuchuser/model"], "~nosuchuser/model is not a folder"),
     (["run", "--text", "x", "--folder", "a" * 5000], "File name too long"),
     (["compare", "--member", "a" * 5000], "No model"),
-    (["bench", "--out", "a" * 5000], "file name too long"),
+    (["bench", "--out", "a" * 5000], "File name too long"),
     (["run", "--text", "x", "--threads", "100000"], "Threads must be at most"),
     (["run", "--text", "x", "--threads", str(10**11)], "Threads must be at most"),
     (["bench", "--min-seconds", "nan"], "Seconds must be positive"),

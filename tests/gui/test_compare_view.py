@@ -85,7 +85,8 @@ def test_run_a_tiny_ladder_with_a_failing_member_then_export_and_reopen(qtbot, m
     assert (tmp_path / "run.png").stat().st_size > 1000
 
     other = make_view(start=False)
-    other.open_run(tmp_path / "run.json")
+    with qtbot.waitSignal(other.fileShown):
+        other.open_run(tmp_path / "run.json")
     assert other.tableModel.rowCount() == 3 and cell(other, 0, "status") == "reference"
     assert "run.json" in other.statusLabel.text()
     other.show_diff(compare_data.load_run(tmp_path / "run.json"), "again.json")
@@ -157,3 +158,26 @@ def test_an_engine_that_dies_mid_run_ends_the_unfinished_rows(qtbot, make_view, 
     assert [cell(view, r, "status") for r in range(3)] == ["reference", "not run", "not run"]
     assert "stopped unexpectedly" in view.statusLabel.text()
     assert view.runButton.isEnabled()
+
+
+def test_a_big_saved_run_is_read_off_the_ui_thread_with_progress(qtbot, make_view, tmp_path):
+    """Opening a run of 20,000 rows froze the window for minutes: it is read and checked on a thread,
+    the progress bar is busy meanwhile, and the table fills when it is done. A stale read is dropped."""
+    from tests.benchmarks.open_big_run import ladder_rows
+
+    path = tmp_path / "big.json"
+    compare_data.save_run(path, ladder_rows(2000))
+    view = make_view(start=False)
+    with qtbot.waitSignal(view.fileShown, timeout=60_000):
+        view.open_run(path)
+        # open_run has returned, and the UI thread has not read the file: the table is still empty
+        assert view.tableModel.rowCount() == 0 and view.progress.maximum() == 0 and not view.openButton.isEnabled()
+    assert view.tableModel.rowCount() == 2000 and view.progress.maximum() == 1000 and view.openButton.isEnabled()
+    # every row is on this ladder's frontier: 20 of them are labelled and named, not 2,000
+    assert len(view.plotsWidget._scatter_labels) == 20 and "and 1,980 more" in view.plotsWidget.scatterNote.text()
+
+    (tmp_path / "deep.json").write_bytes(b"[" * 100_000 + b"]" * 100_000)
+    with qtbot.waitSignal(view.errorRaised, timeout=60_000) as blocker:
+        view.open_run(path)  # stale: the next read replaces it
+        view.open_run(tmp_path / "deep.json")
+    assert "nests deeper than" in blocker.args[0] and view.openButton.isEnabled()

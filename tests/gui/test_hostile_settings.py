@@ -1,7 +1,6 @@
 """The window and its settings file against hostile values, files and signals (issue 12)."""
 
 import os
-import signal
 import stat
 import threading
 
@@ -134,3 +133,20 @@ def test_sigint_and_sigterm_close_the_window_and_save_settings(tmp_path, name):
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     saved = list((tmp_path / "config").rglob("*.conf"))
     assert saved and "plot_window_s=42" in saved[0].read_text(), saved
+
+
+def test_exporting_onto_a_device_is_an_error_banner_and_the_device_stays(qtbot, make_window, tmp_path, monkeypatch):
+    """The window's exports use core.safe_files too; its refusal is shown, not an exception in a slot."""
+    from functools import partial
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from .fake_engine import FakeEngine
+
+    null = tmp_path / "null"
+    _device_node(null)
+    window = make_window(partial(FakeEngine))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(null), ""))
+    window._on_export_history()
+    assert window.errorBanner.isVisible() and "it is a device" in window.errorBanner.text()
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
