@@ -20,6 +20,7 @@ import inspect
 import io
 import json
 import logging
+import sys
 import time
 import warnings
 from collections import Counter
@@ -256,6 +257,18 @@ def _quiet():
         yield
 
 
+def block_telemetry() -> None:
+    """Keep OpenVINO's and NNCF's usage telemetry off: the app sends nothing anywhere.
+
+    openvino.convert_model and nncf.quantize send usage events (Google Analytics) unless the user
+    opted out or they run in CI (openvino_telemetry: no consent file counts as consent for them).
+    Each imports openvino_telemetry in a try/except ImportError and falls back to a stub, so an
+    import that fails turns both off, for this process only and without touching the user's files.
+    """
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # `import openvino_telemetry` now raises ImportError
+
+
 # ---------------------------------------------------------------- the entry point
 
 
@@ -280,6 +293,7 @@ def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_le
     runtime = variant.runtime
     spec = SPECS[runtime]
     require(runtime, variant.int8, kind, request.device)
+    block_telemetry()
     names = input_names(model, tokenizer)
     depth = derive.depth(model)  # layers kept: "L6" of six and "all layers" are the same file
     parts = {"model": request.entry.id, "source": request.entry.source, "ref": request.entry.ref,

@@ -77,6 +77,8 @@ def test_runtime_row_gives_the_torch_answer(bert_dir, spec):
     assert info.params_total == torch_row.info.params_total  # counted on the torch model, before converting
     assert 0 < info.weight_bytes < torch_row.info.weight_bytes * (0.5 if variant.int8 else 1.2)
     assert "converted now" in info.derivation[-1]
+    import sys
+    assert sys.modules.get("openvino_telemetry", None) is None  # the converters' telemetry stays off
 
 
 def test_onnx_runtime_fuses_attention_and_quantizes_per_channel(bert_dir):
@@ -185,3 +187,22 @@ def test_bundled_classifier_keeps_its_answers(spec):
     with torch.inference_mode():  # the same call the benchmark makes, with segment ids left out
         ids = torch.tensor([[101, 2307, 3185, 102]])
         assert row.model(input_ids=ids, attention_mask=torch.ones_like(ids)).shape == (1, 2)
+
+
+def test_compare_rows_record_their_runtime_and_agree_with_torch(bert_dir):
+    from core import compare
+    from core.catalog import LadderMember
+    from core.requests import Protocol
+
+    entry = folder(bert_dir)
+    members = [LadderMember(entry, Variant.parse(spec)) for spec in ("fp32", "ort", "ov,int8")]
+    quick = Protocol(batch_size=1, seq_len=16, warmup=1, min_iterations=3, min_seconds=0)
+    run = compare.compare(compare.CompareRequest(members=tuple(members), protocol=quick, peak_size=256,
+                                                 quality_limit=16))
+    rows = run["rows"]
+    assert [r["status"] for r in rows] == ["done"] * 3, [r["error"] for r in rows]
+    assert [r["label"] for r in rows] == ["fp32", "ort fp32", "ov int8"]
+    assert rows[0]["runtime"] == {} and rows[1]["runtime"]["version"] == runtimes.version("onnxruntime")
+    assert rows[2]["runtime"]["precision_hint"] == "f32" and "NNCF" in rows[2]["runtime"]["quantization"]
+    assert run["environment"]["runtimes"]["openvino"] == runtimes.version("openvino")
+    assert compare.table(run, reference=0)[1]["agreement"] == 1.0
