@@ -190,7 +190,7 @@ def test_bundled_classifier_keeps_its_answers(spec):
 
 
 def test_compare_rows_record_their_runtime_and_agree_with_torch(bert_dir):
-    from core import compare
+    from core import compare, compare_data
     from core.catalog import LadderMember
     from core.requests import Protocol
 
@@ -205,4 +205,4 @@ def test_compare_rows_record_their_runtime_and_agree_with_torch(bert_dir):
     assert rows[0]["runtime"] == {} and rows[1]["runtime"]["version"] == runtimes.version("onnxruntime")
     assert rows[2]["runtime"]["precision_hint"] == "f32" and "NNCF" in rows[2]["runtime"]["quantization"]
     assert run["environment"]["runtimes"]["openvino"] == runtimes.version("openvino")
-    assert compare.table(run, reference=0)[1]["agreement"] == 1.0
+    assert compare_data.table(run, reference=0)[1]["agreement"] == 1.0
