@@ -297,14 +297,15 @@ def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_le
     names = input_names(model, tokenizer)
     depth = derive.depth(model)  # layers kept: "L6" of six and "all layers" are the same file
     parts = {"model": request.entry.id, "source": request.entry.source, "ref": request.entry.ref,
-             "depth": depth, "int8": variant.int8,
+             "depth": depth, "keep_last": variant.keep_last, "int8": variant.int8,
              "runtime": runtime, "versions": versions(), "torch": torch.__version__,
              "transformers": transformers.__version__, "inputs": names} | _source_parts(request, origin)
     if variant.int8 and runtime == "openvino":
         parts["calibration"] = CALIBRATION_TEXTS
     make, start = CONVERTERS[runtime]
     # The file is the same for fp32 and bf16 OpenVINO rows (the hint is applied when compiling).
-    file_label = f"{variant.label().split()[0]} {'int8' if variant.int8 else 'fp32'} L{depth}"
+    file_label = (f"{variant.label().split()[0]} {'int8' if variant.int8 else 'fp32'} L{depth}"
+                  + ("+last" if variant.keep_last else ""))
     digest = cache.key(parts)
     final = cache.entry_dir(f"{request.entry.id.split('/', 1)[-1]}-{file_label}", digest)
     found = cache.read(final)

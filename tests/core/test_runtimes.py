@@ -96,6 +96,18 @@ def test_layer_dropped_model_converts_and_matches_torch(bert_dir):
         assert np.abs(probabilities(row) - probabilities(torch_row)).max() < 1e-4
 
 
+def test_which_layers_are_kept_is_part_of_the_cache_key(tmp_path):
+    from tests.builders import bert_classifier_folder
+
+    deep = folder(bert_classifier_folder(tmp_path, layers=3))
+    for spec in ("L2", "L2,keep-last"):
+        torch_row = load_model(LoadRequest(deep, Variant.parse(spec)))
+        row = load_model(LoadRequest(deep, Variant.parse("ort," + spec)))
+        assert "converted now" in row.info.derivation[-1]  # the same depth, other layers: another file
+        assert np.abs(probabilities(row) - probabilities(torch_row)).max() < 1e-4
+    assert sorted(e.meta["label"] for e in cache.entries()) == ["ort fp32 L2", "ort fp32 L2+last"]
+
+
 def test_conversion_is_cached_listed_and_removable(bert_dir, capsys):
     first = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
     again = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
