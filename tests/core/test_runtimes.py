@@ -108,11 +108,24 @@ def test_which_layers_are_kept_is_part_of_the_cache_key(tmp_path):
     assert sorted(e.meta["label"] for e in cache.entries()) == ["ort fp32 L2", "ort fp32 L2+last"]
 
 
-def test_conversion_is_cached_listed_and_removable(bert_dir, capsys):
+def test_conversion_is_cached_listed_and_removable(bert_dir, capsys, monkeypatch):
+    import core.loading
+
     first = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
-    again = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
+
+    def no_torch_model(*args):
+        raise AssertionError("a cached row built the torch model (about 130 MiB that stays in the process)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(core.loading, "_build", no_torch_model)
+        again = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
     assert "reused from the cache" in again.info.derivation[-1]
     assert again.info.runtime["cache"] == first.info.runtime["cache"]
+    for field in ("params_total", "params_non_embedding", "layers", "layers_full", "max_length", "weight_bytes"):
+        assert getattr(again.info, field) == getattr(first.info, field), field  # the card without a torch model
+    assert again.labels == first.labels and again.kind == first.kind
+    assert again.info.derivation[:-1] == first.info.derivation[:-1]
+    assert np.abs(probabilities(again) - probabilities(first)).max() == 0
     [entry] = cache.entries()
     assert entry.meta["label"] == "ort fp32 L2" and entry.bytes > 0
     load_model(LoadRequest(folder(bert_dir), Variant.parse("ort,L2")))  # all layers, named: the same file
