@@ -543,6 +543,11 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
     rss_before = rss_bytes()
     started = time.perf_counter()
     model = None
+    if variant.runtime != "torch":  # a row converted before loads from its file, with no torch model built
+        from .runtimes.convert import load_cached
+        cached = load_cached(request, progress, rss_before, started, device_info)
+        if cached is not None:
+            return cached
     try:
         with MemorySampler() as sampler:
             progress(0.05, f"Loading {request.entry.name}")
@@ -558,8 +563,11 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
             dtype = derive.DTYPES[variant.precision]
             if variant.runtime != "torch":  # another runtime runs a converted copy of the fp32 model
                 from .runtimes.convert import convert
+                card = {"kind": kind, "labels": list(labels), "layers_full": layers_full, "origin": origin,
+                        "params_total": params_total, "params_non_embedding": params_non_embedding,
+                        "warnings": list(warnings)}  # kept with the file: the next load builds no torch model
                 model = convert(model, kind, tokenizer, request, origin, _max_length(model, tokenizer, kind),
-                                derivation, cancel, progress)
+                                derivation, cancel, progress, card)
             elif next(model.parameters()).dtype != dtype:
                 progress(0.7, f"Casting to {variant.precision}")
                 model.to(dtype)

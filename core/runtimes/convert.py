@@ -20,10 +20,12 @@ import inspect
 import io
 import json
 import logging
+import sys
 import time
 import warnings
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -256,43 +258,142 @@ def _quiet():
         yield
 
 
+def block_telemetry() -> None:
+    """Keep OpenVINO's and NNCF's usage telemetry off: the app sends nothing anywhere.
+
+    openvino.convert_model and nncf.quantize send usage events (Google Analytics) unless the user
+    opted out or they run in CI (openvino_telemetry: no consent file counts as consent for them).
+    Each imports openvino_telemetry in a try/except ImportError and falls back to a stub, so an
+    import that fails turns both off, for this process only and without touching the user's files.
+    """
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # `import openvino_telemetry` now raises ImportError
+
+
 # ---------------------------------------------------------------- the entry point
 
 
-def _source_parts(request, origin: str) -> dict:
-    """What identifies the weights a conversion was made from."""
-    entry = request.entry
+def _source_parts(entry, origin: str | None) -> dict:
+    """What identifies the weights a conversion was made from (origin: the checkpoint's folder)."""
     if entry.source == "bundled":
         from ..sentence import trained_dir
         return {"files": [cache.files_fingerprint(paths.bundled_encoder_dir()),
                           cache.files_fingerprint(trained_dir())]}
     if entry.source == "synthetic":
         return {"config": (paths.CONFIGS / f"{entry.ref}.json").read_text(encoding="utf-8")}
-    return {"files": [cache.files_fingerprint(Path(origin))]}
+    return {"files": [cache.files_fingerprint(Path(origin))] if origin else None}
+
+
+def _locate(request, origin: str | None, depth: int) -> tuple[Path, str]:
+    """(cache folder, file label) of a runtime row whose torch model keeps `depth` layers."""
+    import transformers
+
+    entry, variant = request.entry, request.variant
+    parts = {"model": entry.id, "source": entry.source, "ref": entry.ref, "depth": depth,
+             "keep_last": variant.keep_last, "int8": variant.int8, "runtime": variant.runtime, "versions": versions(),
+             "torch": torch.__version__, "transformers": transformers.__version__} | _source_parts(entry, origin)
+    if variant.int8 and variant.runtime == "openvino":
+        parts["calibration"] = CALIBRATION_TEXTS
+    # The file is the same for fp32 and bf16 OpenVINO rows (the hint is applied when compiling).
+    label = (f"{variant.label().split()[0]} {'int8' if variant.int8 else 'fp32'} L{depth}"
+             + ("+last" if variant.keep_last else ""))
+    return cache.entry_dir(f"{entry.id.split('/', 1)[-1]}-{label}", cache.key(parts)), label
+
+
+def _start(found: cache.CacheEntry, variant, names, config, reused: str, derivation: list[str]) -> RuntimeClassifier:
+    """The runtime's session on a cached file, and the lines the model card shows about it."""
+    spec = SPECS[variant.runtime]
+    run, hint, in_force = CONVERTERS[variant.runtime][1](found.path, variant, torch.get_num_threads())
+    file_bytes = sum((found.path / name).stat().st_size for name in found.meta["files"])
+    conversion = {
+        "runtime": variant.runtime, "title": spec.title, "version": version(variant.runtime),
+        "quantization": spec.int8_method if variant.int8 else None,
+        "precision_hint": hint, "precision_in_force": in_force,
+        "threads": torch.get_num_threads(), "inputs": list(names),
+        "cache": str(found.path), "cache_name": found.name, "cache_bytes": found.bytes, "reused": reused,
+        "conversion_seconds": found.meta.get("conversion_seconds"), "report": found.meta.get("report", []),
+    }
+    derivation.append(f"runs in {spec.title} {conversion['version']}"
+                      + (f" (precision hint {hint}, in force {in_force})" if hint else ""))
+    derivation.extend(conversion["report"])
+    derivation.append(f"{reused}: {found.path} ({found.bytes / 2**20:.1f} MiB; "
+                      f"`sizelab-cli runtimes --remove {found.name}` deletes it)")
+    return RuntimeClassifier(run, tuple(names), config, conversion, file_bytes)
+
+
+def _checkpoint_folder(entry) -> str | None:
+    if entry.source == "folder":
+        return entry.ref
+    if entry.source == "hub":
+        from ..catalog import _cached_hub_file
+        config = _cached_hub_file(entry.ref, "config.json")
+        return str(config.parent) if config else None
+    return None
+
+
+def load_cached(request, progress: Progress, rss_before: int, started: float, device_info):
+    """A row converted before, as a LoadedModel, without building the torch model; None if not cached.
+
+    Building the torch model first, only to drop it, left about 130 MiB of torch and transformers
+    in the process (tests/benchmarks/runtimes.py, memory): a runtime row then held 2-5x a bare
+    script of its runtime. The model card's figures were kept with the file when it was converted.
+    """
+    from ..catalog import known_depth
+    from ..devices import advise
+    from ..loading import LoadedModel, ModelInfo, _bundled_tokenizer
+    from ..measure import MemorySampler, rss_bytes
+
+    entry, variant = request.entry, request.variant
+    full = known_depth(entry)
+    origin = _checkpoint_folder(entry)
+    if full is None or (entry.source in ("folder", "hub") and origin is None) or (variant.layers or 0) > full:
+        return None  # the full load says why, or converts
+    depth = variant.layers if variant.layers is not None and variant.layers < full else full
+    final, _label = _locate(request, origin, depth)
+    found = cache.read(final)
+    card = found.meta.get("card") if found is not None else None
+    if not card:
+        return None
+    block_telemetry()
+    with MemorySampler() as sampler:
+        progress(0.3, f"Reading the tokenizer; the converted model is in the cache ({found.name})")
+        if entry.source in ("bundled", "synthetic"):
+            tokenizer = _bundled_tokenizer()
+        else:
+            from transformers import AutoTokenizer
+            tokenizer = AutoTokenizer.from_pretrained(origin)
+        progress(0.8, f"Starting {SPECS[variant.runtime].title}")
+        derivation = list(card["derivation"])
+        config = SimpleNamespace(max_position_embeddings=card["max_length"])
+        model = _start(found, variant, found.meta["inputs"], config, "reused from the cache", derivation)
+        peak = sampler.peak
+    info = ModelInfo(
+        params_total=card["params_total"], params_non_embedding=card["params_non_embedding"],
+        weight_bytes=model.file_bytes, layers=depth, layers_full=card["layers_full"], derivation=derivation,
+        warnings=card["warnings"] + advise(device_info, variant), origin=card["origin"],
+        load_seconds=time.perf_counter() - started, rss_before_load=rss_before, rss_after_load=rss_bytes(),
+        rss_peak_load=peak, max_length=card["max_length"], runtime=model.conversion)
+    progress(1.0, "Loaded")
+    return LoadedModel(request=request, kind=card["kind"], model=model, tokenizer=tokenizer,
+                       device=torch.device("cpu"), labels=tuple(card["labels"]), info=info)
 
 
 def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_length: int, derivation: list[str],
-            cancel: CancelToken, progress: Progress) -> RuntimeClassifier:
-    """The fp32 torch classifier as the variant's runtime runs it, from the cache or converted now."""
-    import transformers
+            cancel: CancelToken, progress: Progress, card: dict | None = None) -> RuntimeClassifier:
+    """The fp32 torch classifier as the variant's runtime runs it, from the cache or converted now.
 
+    card: what the model card shows of the torch model (parameters, labels, depth, origin); kept
+    with the converted file, so that the next load of the row needs no torch model (load_cached).
+    """
     variant = request.variant
     runtime = variant.runtime
     spec = SPECS[runtime]
     require(runtime, variant.int8, kind, request.device)
+    block_telemetry()
     names = input_names(model, tokenizer)
     depth = derive.depth(model)  # layers kept: "L6" of six and "all layers" are the same file
-    parts = {"model": request.entry.id, "source": request.entry.source, "ref": request.entry.ref,
-             "depth": depth, "int8": variant.int8,
-             "runtime": runtime, "versions": versions(), "torch": torch.__version__,
-             "transformers": transformers.__version__, "inputs": names} | _source_parts(request, origin)
-    if variant.int8 and runtime == "openvino":
-        parts["calibration"] = CALIBRATION_TEXTS
-    make, start = CONVERTERS[runtime]
-    # The file is the same for fp32 and bf16 OpenVINO rows (the hint is applied when compiling).
-    file_label = f"{variant.label().split()[0]} {'int8' if variant.int8 else 'fp32'} L{depth}"
-    digest = cache.key(parts)
-    final = cache.entry_dir(f"{request.entry.id.split('/', 1)[-1]}-{file_label}", digest)
+    final, file_label = _locate(request, origin if request.entry.source in ("folder", "hub") else None, depth)
+    make = CONVERTERS[runtime][0]
     found = cache.read(final)
     reused = "reused from the cache" if found is not None else "converted now"
     started = time.perf_counter()
@@ -305,7 +406,8 @@ def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_le
                     "model": request.entry.id, "model_name": request.entry.name, "label": file_label,
                     "layers": depth, "int8": variant.int8, "runtime": runtime, "runtime_version": version(runtime),
                     "versions": versions(), "files": files, "inputs": list(names), "report": report,
-                    "conversion_seconds": round(time.perf_counter() - started, 2)})
+                    "conversion_seconds": round(time.perf_counter() - started, 2),
+                    "card": card and card | {"derivation": list(derivation), "max_length": max_length}})
         except (SizeLabError, MemoryError, torch.OutOfMemoryError):
             raise
         except Exception as exc:  # exporters and optimizers raise many types; one clear line instead
@@ -313,19 +415,4 @@ def convert(model: nn.Module, kind: str, tokenizer, request, origin: str, max_le
                 f"{spec.title} could not convert {request.entry.name} ({type(exc).__name__}: {exc})") from exc
     cancel.check()
     progress(0.9, f"Starting {spec.title}")
-    run, hint, in_force = start(found.path, variant, torch.get_num_threads())
-    file_bytes = sum((found.path / name).stat().st_size for name in found.meta["files"])
-    conversion = {
-        "runtime": runtime, "title": spec.title, "version": version(runtime),
-        "quantization": spec.int8_method if variant.int8 else None,
-        "precision_hint": hint, "precision_in_force": in_force,
-        "threads": torch.get_num_threads(), "inputs": list(names),
-        "cache": str(found.path), "cache_name": found.name, "cache_bytes": found.bytes, "reused": reused,
-        "conversion_seconds": found.meta.get("conversion_seconds"), "report": found.meta.get("report", []),
-    }
-    derivation.append(f"runs in {spec.title} {conversion['version']}"
-                      + (f" (precision hint {hint}, in force {in_force})" if hint else ""))
-    derivation.extend(conversion["report"])
-    derivation.append(f"{reused}: {found.path} ({found.bytes / 2**20:.1f} MiB; "
-                      f"`sizelab-cli runtimes --remove {found.name}` deletes it)")
-    return RuntimeClassifier(run, names, model.config, conversion, file_bytes)
+    return _start(found, variant, names, model.config, reused, derivation)

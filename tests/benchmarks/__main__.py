@@ -29,6 +29,9 @@ BENCHMARKS = {
     "plot_cost_all_cores": ["-m", "tests.benchmarks.plot_cost", "--ticks", "30", "--threads", ALL_CORES],
     "ui_lateness_all_cores": ["-m", "tests.benchmarks.ui_lateness", "--threads", ALL_CORES,
                               "--compare-threads", ALL_CORES],
+    "app_overhead": ["-m", "tests.benchmarks.app_overhead"],
+    # needs the runtime extras; about 25 minutes on 2 busy cores (conversions cached after the first run)
+    "runtimes": ["-m", "tests.benchmarks.runtimes", "--threads", "1"],
     "startup": None,  # below: three smoke tests
     "ladder": ["-m", "core.cli", "compare", "--ladder", "bundled-depths", "--batch", "1", "--seq-len", "128",
                "--threads", "1", "--min-iterations", "20", "--min-seconds", "1"],

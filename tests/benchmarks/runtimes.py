@@ -1,6 +1,7 @@
 """Runtimes side by side: speed, fidelity, agreement with torch fp32, and memory against bare scripts.
 
-    python -m tests.benchmarks.runtimes [--threads 1] [--rounds 3] [--part all|speed|memory]
+    python -m tests.benchmarks.runtimes [--threads 1] [--rounds 3] [--iterations 20] [--shapes 1x128 8x128]
+                                        [--part all|speed|paired|memory] [--no-quality]
 
 The rows are the catalog's "runtimes" ladder (the bundled MiniLM-L6 classifier: torch fp32 and
 int8, ONNX Runtime fp32 and int8, OpenVINO fp32, bf16 and int8). Conversions come from the cache
@@ -16,6 +17,11 @@ hits every row alike:
 - speed-up over torch fp32 (app p50s);
 - outputs on the 306 dev texts against torch fp32: label agreement, the largest difference of a
   probability, and dev accuracy.
+
+Part 1b, paired (--part paired): on a machine shared with other work, rounds drift apart; this
+alternates one app call (the loaded row's model call, as core.bench times it) and one bare call,
+200 times, and prints the median of the per-pair ratios: what the app's path adds to the runtime's
+call, with the machine's drift cancelled pair by pair.
 
 Part 2, memory, 1 x 128, each in a fresh process under /usr/bin/time -v:
 - app: `sizelab-cli bench` of the row (its maximum RSS, and what it reports as peak RSS over the
@@ -47,7 +53,6 @@ from core.paths import SENTIMENT_DATA
 from core.requests import LoadRequest
 from core.runtimes import versions
 
-SHAPES = ((1, 128), (8, 128))
 
 
 def bare_runner(loaded, threads: int):
@@ -78,7 +83,7 @@ def bare_runner(loaded, threads: int):
     return (lambda feed: request.infer(feed)), numpy_feed
 
 
-def loop_p50(step, feed, iterations: int = 20) -> float:
+def loop_p50(step, feed, iterations: int) -> float:
     for _ in range(3):
         step(feed)
     times = []
@@ -98,23 +103,24 @@ def dev_outputs(loaded) -> tuple[np.ndarray, list[str]]:
     return np.array(probabilities), [r["label"] for r in rows]
 
 
-def speed(members, threads: int, rounds: int) -> None:
+def speed(members, threads: int, rounds: int, iterations: int, shapes, quality: bool) -> None:
     loaded = []
     for member in members:
         row = load_model(LoadRequest(member.model, member.variant, threads=threads))
         loaded.append(row)
         print(f"loaded {member.variant.label()}: {row.info.derivation[-1][:100]}", flush=True)
-    reference_probabilities, gold = dev_outputs(loaded[0])
-    quality = []
-    for row in loaded:
+    scores = []
+    for row in loaded if quality else ():
+        if not scores:
+            reference_probabilities, gold = dev_outputs(loaded[0])
         probabilities, _ = dev_outputs(row)
         labels, reference_labels = probabilities.argmax(1), reference_probabilities.argmax(1)
         accuracy = np.mean([row.labels[i] == g for i, g in zip(labels, gold)])
-        quality.append((np.mean(labels == reference_labels), np.abs(probabilities - reference_probabilities).max(),
-                        accuracy))
+        scores.append((np.mean(labels == reference_labels), np.abs(probabilities - reference_probabilities).max(),
+                       accuracy))
     results = {}
-    for batch, seq in SHAPES:
-        protocol = Protocol(batch_size=batch, seq_len=seq, warmup=3, min_iterations=20, min_seconds=1.0)
+    for batch, seq in shapes:
+        protocol = Protocol(batch_size=batch, seq_len=seq, warmup=3, min_iterations=iterations, min_seconds=0)
         app = {i: [] for i in range(len(loaded))}
         bare = {i: [] for i in range(len(loaded))}
         steps = []
@@ -124,25 +130,58 @@ def speed(members, threads: int, rounds: int) -> None:
         for _ in range(rounds):
             for i, row in enumerate(loaded):
                 app[i].append(benchmark(row, protocol).latency["p50"])
-                bare[i].append(loop_p50(*steps[i]))
+                bare[i].append(loop_p50(*steps[i], iterations))
         results[(batch, seq)] = {i: (statistics.median(app[i]), statistics.median(bare[i])) for i in app}
         print(f"measured {batch}x{seq}", flush=True)
     print(f"\nCPU {cpu_name()}, {threads} thread(s), torch {torch.__version__}, {versions()}")
-    header = "| row | " + " | ".join(f"{b}x{s} app ms | bare ms | app/bare | speed-up" for b, s in SHAPES) + \
-        " | agreement | max abs dprob | dev accuracy |"
+    print(f"{rounds} rounds of {iterations} iterations, interleaved; p50 per round, median over rounds")
+    header = "| row | " + " | ".join(f"{b}x{s} app ms | bare ms | app/bare | speed-up" for b, s in shapes) + \
+        (" | agreement | max abs dprob | dev accuracy |" if quality else " |")
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     for i, row in enumerate(loaded):
         cells = []
-        for shape in SHAPES:
+        for shape in shapes:
             a, b = results[shape][i]
             cells += [f"{a * 1000:.1f}", f"{b * 1000:.1f}", f"{a / b:.3f}", f"{results[shape][0][0] / a:.2f}x"]
-        agreement, worst, accuracy = quality[i]
         label = row.request.variant.label()
         hint = row.info.runtime.get("precision_in_force")
         label += f" (in force {hint})" if hint and hint != "f32" or row.request.variant.precision == "bf16" else ""
-        print(f"| {label} | " + " | ".join(cells) + f" | {agreement:.1%} | {worst:.4f} | {accuracy:.1%} |")
+        if quality:
+            agreement, worst, accuracy = scores[i]
+            cells += [f"{agreement:.1%}", f"{worst:.4f}", f"{accuracy:.1%}"]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     for row in loaded:
+        row.release()
+
+
+def paired(members, threads: int, pairs: int, shape) -> None:
+    from core.bench import _step
+
+    print(f"\nPaired, {shape[0]}x{shape[1]}, {threads} thread(s): {pairs} alternating app and bare calls; ms")
+    print("| row | app median | bare median | median of app/bare per pair |")
+    print("|---|---|---|---|")
+    protocol = Protocol(batch_size=shape[0], seq_len=shape[1])
+    for member in members:
+        row = load_model(LoadRequest(member.model, member.variant, threads=threads))
+        inputs = bench_inputs(row, protocol)
+        app_step = _step(row, inputs, protocol)
+        bare_step, to_feed = bare_runner(row, threads)
+        feed = to_feed(inputs)
+        app, bare = [], []
+        with torch.inference_mode():
+            for _ in range(3):
+                app_step(), bare_step(feed)
+            for _ in range(pairs):
+                start = time.perf_counter()
+                app_step()
+                middle = time.perf_counter()
+                bare_step(feed)
+                app.append(middle - start)
+                bare.append(time.perf_counter() - middle)
+        ratio = statistics.median(a / b for a, b in zip(app, bare))
+        print(f"| {member.variant.label()} | {statistics.median(app) * 1000:.1f} | "
+              f"{statistics.median(bare) * 1000:.1f} | {ratio:.3f} |", flush=True)
         row.release()
 
 
@@ -229,12 +268,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--part", choices=("all", "speed", "memory"), default="all")
+    parser.add_argument("--iterations", type=int, default=20, help="timed iterations per round, each side")
+    parser.add_argument("--shapes", nargs="+", default=["1x128", "8x128"], help="batch x tokens")
+    parser.add_argument("--no-quality", action="store_true", help="skip the dev-set agreement")
+    parser.add_argument("--part", choices=("all", "speed", "paired", "memory"), default="all")
     args = parser.parse_args()
     set_threads(args.threads)
     members = load_catalog().ladder("runtimes").members
     if args.part in ("all", "speed"):
-        speed(members, args.threads, args.rounds)
+        shapes = [tuple(int(n) for n in shape.split("x")) for shape in args.shapes]
+        speed(members, args.threads, args.rounds, args.iterations, shapes, not args.no_quality)
+    if args.part in ("all", "paired"):
+        paired(members, args.threads, 200, (1, 128))
     if args.part in ("all", "memory"):
         memory(members)
     return 0

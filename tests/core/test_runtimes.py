@@ -77,6 +77,8 @@ def test_runtime_row_gives_the_torch_answer(bert_dir, spec):
     assert info.params_total == torch_row.info.params_total  # counted on the torch model, before converting
     assert 0 < info.weight_bytes < torch_row.info.weight_bytes * (0.5 if variant.int8 else 1.2)
     assert "converted now" in info.derivation[-1]
+    import sys
+    assert sys.modules.get("openvino_telemetry", None) is None  # the converters' telemetry stays off
 
 
 def test_onnx_runtime_fuses_attention_and_quantizes_per_channel(bert_dir):
@@ -94,11 +96,36 @@ def test_layer_dropped_model_converts_and_matches_torch(bert_dir):
         assert np.abs(probabilities(row) - probabilities(torch_row)).max() < 1e-4
 
 
-def test_conversion_is_cached_listed_and_removable(bert_dir, capsys):
+def test_which_layers_are_kept_is_part_of_the_cache_key(tmp_path):
+    from tests.builders import bert_classifier_folder
+
+    deep = folder(bert_classifier_folder(tmp_path, layers=3))
+    for spec in ("L2", "L2,keep-last"):
+        torch_row = load_model(LoadRequest(deep, Variant.parse(spec)))
+        row = load_model(LoadRequest(deep, Variant.parse("ort," + spec)))
+        assert "converted now" in row.info.derivation[-1]  # the same depth, other layers: another file
+        assert np.abs(probabilities(row) - probabilities(torch_row)).max() < 1e-4
+    assert sorted(e.meta["label"] for e in cache.entries()) == ["ort fp32 L2", "ort fp32 L2+last"]
+
+
+def test_conversion_is_cached_listed_and_removable(bert_dir, capsys, monkeypatch):
+    import core.loading
+
     first = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
-    again = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
+
+    def no_torch_model(*args):
+        raise AssertionError("a cached row built the torch model (about 130 MiB that stays in the process)")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(core.loading, "_build", no_torch_model)
+        again = load_model(LoadRequest(folder(bert_dir), Variant.parse("ort")))
     assert "reused from the cache" in again.info.derivation[-1]
     assert again.info.runtime["cache"] == first.info.runtime["cache"]
+    for field in ("params_total", "params_non_embedding", "layers", "layers_full", "max_length", "weight_bytes"):
+        assert getattr(again.info, field) == getattr(first.info, field), field  # the card without a torch model
+    assert again.labels == first.labels and again.kind == first.kind
+    assert again.info.derivation[:-1] == first.info.derivation[:-1]
+    assert np.abs(probabilities(again) - probabilities(first)).max() == 0
     [entry] = cache.entries()
     assert entry.meta["label"] == "ort fp32 L2" and entry.bytes > 0
     load_model(LoadRequest(folder(bert_dir), Variant.parse("ort,L2")))  # all layers, named: the same file
@@ -185,3 +212,22 @@ def test_bundled_classifier_keeps_its_answers(spec):
     with torch.inference_mode():  # the same call the benchmark makes, with segment ids left out
         ids = torch.tensor([[101, 2307, 3185, 102]])
         assert row.model(input_ids=ids, attention_mask=torch.ones_like(ids)).shape == (1, 2)
+
+
+def test_compare_rows_record_their_runtime_and_agree_with_torch(bert_dir):
+    from core import compare, compare_data
+    from core.catalog import LadderMember
+    from core.requests import Protocol
+
+    entry = folder(bert_dir)
+    members = [LadderMember(entry, Variant.parse(spec)) for spec in ("fp32", "ort", "ov,int8")]
+    quick = Protocol(batch_size=1, seq_len=16, warmup=1, min_iterations=3, min_seconds=0)
+    run = compare.compare(compare.CompareRequest(members=tuple(members), protocol=quick, peak_size=256,
+                                                 quality_limit=16))
+    rows = run["rows"]
+    assert [r["status"] for r in rows] == ["done"] * 3, [r["error"] for r in rows]
+    assert [r["label"] for r in rows] == ["fp32", "ort fp32", "ov int8"]
+    assert rows[0]["runtime"] == {} and rows[1]["runtime"]["version"] == runtimes.version("onnxruntime")
+    assert rows[2]["runtime"]["precision_hint"] == "f32" and "NNCF" in rows[2]["runtime"]["quantization"]
+    assert run["environment"]["runtimes"]["openvino"] == runtimes.version("openvino")
+    assert compare_data.table(run, reference=0)[1]["agreement"] == 1.0
