@@ -163,8 +163,10 @@ def _ort_convert(model, names, example, folder: Path, variant, tokenizer, max_le
 
     progress(0.65, "Preparing for int8 (quant_pre_process)")
     prepared = folder / "prepared.onnx"
-    with _quiet():
-        quant_pre_process(str(optimized), str(prepared))
+    # When its symbolic shape inference comes out incomplete, onnxruntime saves a debug model (90 MB
+    # here) as sym_shape_infer_temp.onnx in the working directory: let that land in the staging folder.
+    with _quiet(), contextlib.chdir(folder):
+        quant_pre_process(str(optimized.resolve()), str(prepared.resolve()))
     cancel.check()
     progress(0.8, "Quantizing to int8 (QInt8 weights, per-channel)")
     with _quiet():
