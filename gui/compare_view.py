@@ -9,10 +9,11 @@ Tables, frontier, files and diffs are core.compare_data's. No torch here.
 
 import html
 import os
+import queue
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
@@ -36,36 +37,32 @@ def _usable(ladder: Ladder) -> bool:
     return any(m.model.source != "hub" or is_cached(m.model) for m in ladder.members)
 
 
-class _RunFileReader(QObject):
-    """Reads saved runs on a thread of its own and reports back on the UI thread (queued signals).
+class _RunFileReader:
+    """Reads saved runs on a thread of its own; the view collects what it found on the UI thread.
 
-    Reading and checking a run of 20,000 rows takes seconds, which froze the window. A plain daemon
-    thread, not a QThread: closing the window mid-read must not wait for it, and its result is
-    dropped if it arrives stale (a newer read was asked for) or after the view is gone.
+    Reading and checking a run of 20,000 rows takes seconds, which froze the window. The thread
+    touches no Qt object: it puts (what, read number, value) in a queue that the view drains from a
+    timer. (It emitted Qt signals before, and one emitted while the view was being deleted crashed
+    the process with a segmentation fault.) A plain daemon thread: closing the window mid-read must
+    not wait for it; a stale result (a newer read was asked for) is dropped by the view.
     """
 
-    progressed = Signal(int, str)
-    """(read number, the step it is at)"""
-    read = Signal(int, object)
-    """(read number, the run dict)"""
-    failed = Signal(int, str)
-    """(read number, the one-line reason)"""
+    def __init__(self) -> None:
+        self.results: queue.Queue = queue.Queue()
 
     def start(self, number: int, path: Path) -> None:
         threading.Thread(target=self._read, args=(number, path), name="run-file-reader", daemon=True).start()
 
     def _read(self, number: int, path: Path) -> None:
+        put = self.results.put
         try:
-            try:
-                run = compare.load_run(path, progress=lambda message: self.progressed.emit(number, message))
-            except SizeLabError as exc:
-                self.failed.emit(number, str(exc))
-            except Exception as exc:  # noqa: BLE001 - a bug must reach the user as a message, not end the thread
-                self.failed.emit(number, f"Unexpected error reading {path.name} ({type(exc).__name__}): {exc}")
-            else:
-                self.read.emit(number, run)
-        except RuntimeError:  # the view (and this reader) were deleted while reading: nobody to tell
-            pass
+            run = compare.load_run(path, progress=lambda message: put(("progressed", number, message)))
+        except SizeLabError as exc:
+            put(("failed", number, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a bug must reach the user as a message, not end the thread
+            put(("failed", number, f"Unexpected error reading {path.name} ({type(exc).__name__}): {exc}"))
+        else:
+            put(("read", number, run))
 
 
 class CompareView(QWidget):
@@ -84,12 +81,11 @@ class CompareView(QWidget):
         self.presenter = ComparePresenter(host, self)
         self._devices: list[DeviceInfo] = [cpu_device()]
         self._ladders = [ladder for ladder in catalog.ladders if _usable(ladder)]
-        self._reader = _RunFileReader(self)
+        self._reader = _RunFileReader()
+        self._readTimer = QTimer(self, interval=50)  # drains the reader's results on the UI thread
+        self._readTimer.timeout.connect(self._on_read_timer)
         self._reads = 0  # the number of the latest read; older ones are stale
         self._read_purpose: tuple[str, str] = ("", "")  # ("open" | "diff", file name) of the latest read
-        self._reader.progressed.connect(self._on_reader_progressed)
-        self._reader.read.connect(self._on_reader_read)
-        self._reader.failed.connect(self._on_reader_failed)
 
         self._build_controls()
         self._build_results()
@@ -448,6 +444,7 @@ class CompareView(QWidget):
         self.progress.setRange(0, 0)  # busy: reading has no fraction to show
         self.progress.setFormat(f"Opening {path.name}")
         self._reader.start(self._reads, path)
+        self._readTimer.start()
 
     def _read_done(self) -> None:
         self.openButton.setEnabled(not self.presenter.running())
@@ -456,12 +453,23 @@ class CompareView(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("")
 
-    @Slot(int, str)
+    @Slot()
+    def _on_read_timer(self) -> None:
+        handlers = {"progressed": self._on_reader_progressed, "read": self._on_reader_read,
+                    "failed": self._on_reader_failed}
+        while True:
+            try:
+                what, number, value = self._reader.results.get_nowait()
+            except queue.Empty:
+                return
+            if what != "progressed" and number == self._reads:
+                self._readTimer.stop()  # the latest read is done; older ones are dropped as they come
+            handlers[what](number, value)
+
     def _on_reader_progressed(self, number: int, message: str) -> None:
         if number == self._reads:
             self.statusLabel.setText(html.escape(message) + "…")
 
-    @Slot(int, object)
     def _on_reader_read(self, number: int, run) -> None:
         if number != self._reads:
             return
@@ -473,7 +481,6 @@ class CompareView(QWidget):
             self.show_diff(run, name)
         self.fileShown.emit(name)
 
-    @Slot(int, str)
     def _on_reader_failed(self, number: int, message: str) -> None:
         if number == self._reads:
             self._read_done()
