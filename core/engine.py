@@ -90,7 +90,8 @@ class Engine:
             result = tasks.classify(loaded, list(request.texts))
             record = RunRecord(**common, input_tokens=sum(result.tokens), latency=result.latency,
                                phases=result.phases, summary=result.predictions[0].describe(),
-                               scores=result.predictions[0].scores, warnings=result.warnings)
+                               scores=result.predictions[0].scores, warnings=result.warnings,
+                               uncertain=result.predictions[0].uncertain)
         record.rss = rss_bytes()
         record.cuda = cuda_memory(loaded.device)
         record.finished_at = time.monotonic()

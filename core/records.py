@@ -81,3 +81,4 @@ class RunRecord:
     warnings: list[str] = field(default_factory=list)
     finished_at: float = 0.0  # time.monotonic()
     generation: dict | None = None  # text generation: core.generation.GenerationResult.to_dict()
+    uncertain: bool = False  # classification under the confidence threshold, or not English

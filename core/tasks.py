@@ -12,6 +12,7 @@ import torch
 from transformers.generation.stopping_criteria import StoppingCriteria, StoppingCriteriaList
 from transformers.generation.streamers import BaseStreamer
 
+from . import calibration, language
 from .cancel import CancelToken
 from .errors import Cancelled, InputError, OutOfMemoryError
 from .loading import LoadedModel, release_memory
@@ -38,10 +39,12 @@ class Truncation:
 @dataclass
 class Prediction:
     label: str
-    scores: dict[str, float]  # label -> probability
+    scores: dict[str, float]  # label -> probability (calibrated where the model carries a temperature)
+    uncertain: bool = False  # under the confidence threshold, or the text is not English
 
     def describe(self) -> str:
-        return f"{self.label}, {self.scores[self.label]:.0%}"
+        text = f"{self.label}, {self.scores[self.label]:.0%}"
+        return f"uncertain (leans {text})" if self.uncertain else text
 
 
 @dataclass
@@ -166,16 +169,23 @@ def classify(loaded: LoadedModel, texts: list[str]) -> ClassificationResult:
             output = loaded.model(**encoded)
             logits = output if isinstance(output, torch.Tensor) else output.logits
         with timer.phase("decode"):
-            probs = torch.softmax(logits.float(), dim=-1).cpu().tolist()
+            temperature = calibration.temperature_for(loaded.model, loaded.request.variant)
+            probs = torch.softmax(logits.float() / temperature, dim=-1).cpu().tolist()
             labels = loaded.labels or tuple(f"LABEL_{i}" for i in range(len(probs[0])))
             predictions = []
             for row in probs:
                 scores = dict(zip(labels, row))
-                predictions.append(Prediction(max(scores, key=scores.get), scores))
+                predictions.append(Prediction(max(scores, key=scores.get), scores,
+                                              calibration.is_uncertain(max(row))))
     tokens = encoded["attention_mask"].sum(dim=1).tolist()
     warnings = [t.describe() for t in truncations if t]
     if not bool(torch.isfinite(logits).all()):
         warnings.append(NON_FINITE)
+    for text, prediction in zip(texts, predictions):
+        foreign = language.not_english(text)
+        if foreign:  # an English-only model's label for it is a guess: say so, never a confident label
+            prediction.uncertain = True
+            warnings.append(foreign)
     return ClassificationResult(predictions, timer.seconds, tokens, truncations, warnings)
 
 

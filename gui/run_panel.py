@@ -114,7 +114,9 @@ class ResultView(QWidget):
                 extra += f" · {record.tokens_per_second:.1f} tokens/s"
         else:
             self._set_bars(record.scores)
-            self.show_streaming(record.summary)
+            self.show_streaming(record.summary)  # reads "uncertain (leans …)" when record.uncertain
+            self.headline.setToolTip("Under the model's confidence threshold, or not English: a guess, "
+                                     "not an answer." if record.uncertain else "")
         self.timing.setText(f"<b>{record.latency * 1000:.1f} ms</b> — {phases}{extra}"
                             f"<br>{html.escape(record.model_name)} [{html.escape(record.variant_label)}] on "
                             f"{html.escape(record.device)} · {record.input_tokens} tokens")
