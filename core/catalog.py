@@ -134,6 +134,8 @@ def known_depth(entry: ModelEntry) -> int | None:
     """Layers of a model read from its config.json without loading it, or None if not at hand."""
     if entry.source == "endpoint":  # a remote model: its architecture is the server's business
         return None
+    if isinstance(entry.extra.get("layers"), int):  # a bundled model with no encoder says so itself
+        return entry.extra["layers"]
     if entry.source == "synthetic":
         config_path = paths.CONFIGS / f"{entry.ref}.json"
     elif entry.source == "bundled":

@@ -3,7 +3,7 @@
     sizelab-cli models [--task T] [--json]
     sizelab-cli run [--text T ... | --file F | stdin] [model options] [--json]
     sizelab-cli bench [model options] [--batch B --seq-len L ...] [--out report.json]
-    sizelab-cli train-head
+    sizelab-cli train-head [--keep-encoder | --cross-validate [--folds K]]
     sizelab-cli compare (--ladder ID | --member SPEC ...) [--batch B --seq-len L ...] [--out run.json]
     sizelab-cli runtimes [--remove NAME | --clear] [--json]
     sizelab-cli endpoint --url URL --model NAME [--prompt P ...] [--concurrency 1,2,4] [--json]
@@ -201,7 +201,8 @@ def cmd_run(args) -> int:
         else:
             result = tasks.classify(loaded, [text])
             prediction = result.predictions[0]
-            record = {"text": text, "label": prediction.label, "scores": prediction.scores}
+            record = {"text": text, "label": prediction.label, "scores": prediction.scores,
+                      "uncertain": prediction.uncertain}
         record |= {"phases_s": result.phases, "latency_s": result.latency,
                    "warnings": loaded.info.warnings + result.warnings + ([note] if note else []),
                    "model": loaded.entry.id, "variant": loaded.request.variant.to_dict(), "device": args.device}
@@ -209,6 +210,7 @@ def cmd_run(args) -> int:
             print(json_text(record), flush=True)
         else:
             answer = record.get("translation") or f"{record['label']} ({record['scores'][record['label']]:.0%})"
+            answer = f"uncertain: {answer}" if record.get("uncertain") else answer
             print(f"{answer}\t{result.latency * 1000:.1f} ms\t{text[:60]}", flush=True)
             for warning in result.warnings:
                 print(f"  note: {warning}", file=sys.stderr)
@@ -308,12 +310,29 @@ def cmd_bench(args) -> int:
 
 
 def cmd_train_head(args) -> int:
-    from .training import train_adapter_and_heads
+    from . import paths, sentence
+    from .report import write_json_atomic
+    from .training import cross_validate, train_family
 
-    report = train_adapter_and_heads(progress=_stderr_progress if sys.stderr.isatty() else _no_progress)
+    progress = _stderr_progress if sys.stderr.isatty() else _no_progress
+    if args.cross_validate:
+        report = cross_validate(args.folds, args.epochs, args.sample, progress=progress)
+        _save(write_json_atomic, paths.HEADS / sentence.HEAD_NAME / "cross_validation.json", report)
+        print(file=sys.stderr)
+        for method, result in report["results"].items():
+            print(f"{method}: {args.folds}-fold accuracy by depth "
+                  + " ".join(f"L{k} {v:.1%}" for k, v in result["accuracy"].items()) + f" ({result['seconds']} s)")
+        print(f"chosen: {report['chosen']}")
+        return 0
+    reports = train_family(progress=progress, epochs=args.epochs, retrain_encoder=not args.keep_encoder)
     print(file=sys.stderr)
-    for depth, accuracy in report["dev_accuracy"].items():
-        print(f"depth {depth}: dev accuracy {accuracy:.1%} (int8 {report['dev_accuracy_int8'][depth]:.1%})")
+    for name, report in reports.items():
+        for depth, variants in sorted(report["results"]["fp32"].items()):
+            int8 = report["results"]["int8"][depth]
+            cells = [f"{split} {variants[split]['accuracy']:.1%} (int8 {int8[split]['accuracy']:.1%})"
+                     for split in ("dev", "hard_test") if split in variants]
+            print(f"{name} depth {depth}: " + ", ".join(cells)
+                  + f"; ECE dev {variants['dev']['ece']:.3f} -> {variants['dev']['ece_calibrated']:.3f}")
     return 0
 
 
@@ -558,7 +577,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, help="write the JSON report here")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_bench)
-    p = sub.add_parser("train-head", help="retrain the bundled classifier's heads (deterministic)")
+    p = sub.add_parser("train-head", help="retrain the bundled sentiment family (deterministic; writes each "
+                                          "model's report.json and calibration.json)")
+    p.add_argument("--keep-encoder", action="store_true",
+                   help="keep the shipped adapter and linear heads; redo calibration and the distilled models")
+    p.add_argument("--cross-validate", action="store_true",
+                   help="instead: k-fold accuracy of the adapter against full fine-tuning, on the training data")
+    p.add_argument("--folds", type=int, default=3, help="folds for --cross-validate")
+    p.add_argument("--sample", type=int, default=None, help="--cross-validate on this many training sentences")
+    p.add_argument("--epochs", type=int, default=5, help="passes over the training data (adapter and heads)")
     p.set_defaults(func=cmd_train_head)
     p = sub.add_parser("compare", help="run one benchmark protocol over a size ladder (exit 1 if a row failed)")
     what = p.add_mutually_exclusive_group()

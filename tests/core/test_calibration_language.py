@@ -72,3 +72,20 @@ def test_the_shipped_english_data_is_never_flagged():
     texts = [json.loads(line)["text"] for name in ("train", "train_hard", "dev", "hard_test")
              for line in (paths.SENTIMENT_DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
     assert texts and [t for t in texts if language.not_english(t)] == []
+
+
+def test_no_training_sentence_is_a_near_copy_of_a_held_out_one():
+    """The hard held-out set stays held out: no train/train_hard sentence shares over half its words
+    with a dev or hard_test sentence (word-set Jaccard, as resources/data/sentiment/README.md says)."""
+    import json
+    import re
+
+    from core import paths
+
+    def words(name):
+        lines = (paths.SENTIMENT_DATA / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        return [set(re.findall(r"[a-z0-9']+", json.loads(line)["text"].lower())) for line in lines]
+
+    held = words("dev") + words("hard_test")
+    close = [t for t in words("train_hard") for h in held if len(t & h) / len(t | h) > 0.5]
+    assert len(held) == 306 + 480 and close == []

@@ -83,3 +83,12 @@ def test_bad_variant_is_an_argument_error():
     result = subprocess.run([sys.executable, "-m", "core.cli", "run", "--variant", "fp8", "--text", "x"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "Unknown variant part" in result.stderr
+
+
+def test_run_json_carries_the_uncertain_flag(capsys):
+    code, out, _ = run_cli(capsys, "run", "--json", "--text", "An absolute joy from start to finish, I loved it.",
+                           "--text", "Le service était très mauvais et la chambre sale.")
+    assert code == 0
+    english, french = (json.loads(line) for line in out.splitlines())
+    assert english["uncertain"] is False
+    assert french["uncertain"] is True and any("English only" in w for w in french["warnings"])
