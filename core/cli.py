@@ -105,7 +105,9 @@ def cmd_models(args) -> int:
     models = catalog.for_task(args.task) if args.task else list(catalog.models)
     if args.json:
         print(json.dumps([{"id": m.id, "name": m.name, "task": m.task, "source": m.source, "ref": m.ref,
-                           "params": m.params, "license": m.license, "about": m.about} for m in models], indent=2))
+                           "params": m.params, "license": m.license, "about": m.about}
+                          | {k: m.extra[k] for k in ("weight_bytes", "accuracy") if k in m.extra}
+                          for m in models], indent=2))
         return 0
     width = max(len(m.id) for m in models)
     for m in models:

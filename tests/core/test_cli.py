@@ -21,6 +21,8 @@ def test_models_json_lists_every_source(capsys):
     assert code == 0
     assert {m["source"] for m in models} >= {"bundled", "synthetic", "hub"}
     assert any(m["id"] == "bundled/minilm-l6-sentiment" for m in models)
+    family = [m for m in models if m["source"] == "bundled"]
+    assert len(family) == 3 and all(m["weight_bytes"] and m["accuracy"]["hard_test"] > 0.5 for m in family)
 
 
 def test_run_defaults_to_the_bundled_sentiment_model(capsys):
