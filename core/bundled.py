@@ -55,7 +55,7 @@ def build(ref: str, layers: int | None = None) -> nn.Module:
         model = sentence.SentenceClassifier(sentence.tuned_encoder(layers), head)
     else:
         model = sentence.bundled_classifier(layers)
-    model.temperatures = temperatures(folder, layers)
+    model.temperatures = temperatures(folder, layers)  # core.loading sets them again on a converted copy
     return model.eval()
 
 

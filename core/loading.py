@@ -593,6 +593,9 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
             load_seconds=time.perf_counter() - started, rss_before_load=rss_before,
             rss_after_load=rss_bytes(), rss_peak_load=rss_peak, max_length=_max_length(model, tokenizer, kind),
             runtime=getattr(model, "conversion", {}))
+        if request.entry.source == "bundled":  # set here, so that a converted runtime copy calibrates alike
+            model.temperatures = bundled.temperatures(bundled.folder_of(request.entry.ref),
+                                                      variant.layers or bundled.full_depth(request.entry.ref))
         progress(1.0, "Loaded")
         return LoadedModel(request=request, kind=kind, model=model, tokenizer=tokenizer, device=device,
                            labels=tuple(labels), info=info)
