@@ -321,7 +321,8 @@ def generation_backend(loaded) -> Backend:
             while (delta := deltas.get()) is not None:
                 yield delta
         finally:
-            cancel.cancel() if worker.is_alive() else None
+            if worker.is_alive():  # closed early (the client left): stop generate() within a token
+                cancel.cancel()
             worker.join()
         if "error" in outcome:
             error = outcome["error"]
