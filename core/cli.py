@@ -1,5 +1,7 @@
 """sizelab-cli: the headless face of the core. Never imports Qt.
 
+    sizelab-cli --version
+    sizelab-cli COMMAND -h                (every option, with its default)
     sizelab-cli models [--task T] [--json]
     sizelab-cli run [--text T ... | --file F | stdin] [model options] [--json]
     sizelab-cli bench [model options] [--batch B --seq-len L ...] [--out report.json]
@@ -33,24 +35,29 @@ MAX_LINE_CHARS = 100_000  # a text to classify or translate; the models see a fe
 def _protocol_options(p) -> None:
     """The benchmark protocol's options; their defaults are core.requests.Protocol's, written once."""
     defaults = Protocol()
-    p.add_argument("--batch", type=int, default=defaults.batch_size)
-    p.add_argument("--seq-len", type=int, default=defaults.seq_len)
-    p.add_argument("--warmup", type=int, default=defaults.warmup)
-    p.add_argument("--min-iterations", type=int, default=defaults.min_iterations)
-    p.add_argument("--min-seconds", type=float, default=defaults.min_seconds)
-    p.add_argument("--new-tokens", type=int, default=defaults.new_tokens, help="translation, generation: tokens per iteration")
+    p.add_argument("--batch", type=int, default=defaults.batch_size, help="inputs per forward pass")
+    p.add_argument("--seq-len", type=int, default=defaults.seq_len,
+                   help="tokens per input, special tokens included (generation: prompt tokens); "
+                        "capped at the model's limit, and a warning says so")
+    p.add_argument("--warmup", type=int, default=defaults.warmup, help="untimed iterations before measuring")
+    p.add_argument("--min-iterations", type=int, default=defaults.min_iterations,
+                   help="measure at least this many iterations")
+    p.add_argument("--min-seconds", type=float, default=defaults.min_seconds,
+                   help="and for at least this many seconds")
+    p.add_argument("--new-tokens", type=int, default=defaults.new_tokens,
+                   help="translation, generation: tokens per iteration")
 
 
-def _model_options(parser: argparse.ArgumentParser) -> None:
+def _model_options(parser: argparse.ArgumentParser, default_task: str = "classification") -> None:
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--model", default=None, help=f"catalog id (default {DEFAULT_MODEL_ID}; see `models`)")
+    source.add_argument("--model", default=None, help=f"catalog id, see `models` (default: {DEFAULT_MODEL_ID})")
     source.add_argument("--folder", type=Path, help="a local transformers checkpoint folder")
     source.add_argument("--hub", help="a Hugging Face model id (cache first; downloads when online)")
-    parser.add_argument("--task", choices=TASKS, help="task for --folder/--hub (default classification)")
-    parser.add_argument("--variant", default=Variant(), type=_variant,
+    parser.add_argument("--task", choices=TASKS, help=f"task for --folder/--hub (default: {default_task})")
+    parser.add_argument("--variant", default=Variant().label(), type=_variant,  # a string: shown as such in -h
                         help="e.g. fp32, fp16, bf16, int8, int8,L3 (layers kept), ort,int8 or ov,bf16 (runtime)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--allow-pickle", action="store_true",
                         help="allow pickle-only checkpoints (loaded with weights_only=True)")
     parser.add_argument("--no-download", action="store_true", help="never download; use the local cache only")
@@ -91,6 +98,12 @@ def _load(args):
     return load_model(request, progress=_stderr_progress if sys.stderr.isatty() else _no_progress)
 
 
+def _warn(message: str) -> None:
+    """A warning about a result (random weights, emulated precision, a cut text): on stderr, one line
+    each, so stdout stays one result per line for whatever reads it."""
+    print(f"sizelab-cli: warning: {' '.join(message.split())}", file=sys.stderr, flush=True)
+
+
 def _stderr_progress(fraction, message):
     percent = f"{fraction:4.0%} " if fraction is not None else ""
     print(f"\r{percent}{message:<60}", end="", file=sys.stderr, flush=True)
@@ -105,23 +118,35 @@ def cmd_models(args) -> int:
     models = catalog.for_task(args.task) if args.task else list(catalog.models)
     if args.json:
         print(json.dumps([{"id": m.id, "name": m.name, "task": m.task, "source": m.source, "ref": m.ref,
-                           "params": m.params, "license": m.license, "about": m.about}
+                           "params": m.params, "license": m.license, "about": m.about, "local": _local(m)}
                           | {k: m.extra[k] for k in ("weight_bytes", "accuracy") if k in m.extra}
                           for m in models], indent=2))
         return 0
-    width = max(len(m.id) for m in models)
+    width = max([len(m.id) for m in models] + [2])
+    print(f"{'ID':<{width}}  {'TASK':<14} {'SOURCE':<9} {'PARAMS':>9}  {'LOCAL':<10}  NAME")
     for m in models:
         params = f"{m.params / 1e6:8.1f}M" if m.params else "        ?"
-        print(f"{m.id:<{width}}  {m.task:<14} {m.source:<9} {params}  {m.name}")
+        print(f"{m.id:<{width}}  {m.task:<14} {m.source:<9} {params}  {_local(m):<10}  {m.name}")
     print(f"\nLadders: {', '.join(l.id for l in catalog.ladders)}")
     return 0
 
 
-def read_lines(stream, max_chars: int = MAX_LINE_CHARS):
+def _local(entry: ModelEntry) -> str:
+    """Whether a catalog model can be used offline: shipped (bundled), built from a config
+    (synthetic), or a hub model that is in the local cache or not."""
+    if entry.source == "hub":
+        from .catalog import is_cached
+
+        return "cached" if is_cached(entry) else "not cached"
+    return entry.source
+
+
+def read_lines(stream, max_chars: int = MAX_LINE_CHARS, on_blank=None):
     """(text, note) per non-blank line, as it arrives: an endless stream is served line by line.
 
     At most max_chars + 1 characters are held at a time; the rest of a longer line is skipped
-    (read in pieces of the same size) and the note says how much.
+    (read in pieces of the same size) and the note says how much. A blank line is skipped, and
+    on_blank(line_number) hears of it: the lines after it are still read.
     """
     number = 0
     while line := stream.readline(max_chars + 1):
@@ -136,6 +161,8 @@ def read_lines(stream, max_chars: int = MAX_LINE_CHARS):
             note = f"line {number} was cut to its first {max_chars:,} characters ({skipped:,} more skipped)."
         if line.strip():
             yield line.rstrip("\r\n"), note
+        elif on_blank is not None:
+            on_blank(number)
 
 
 def _texts(args):
@@ -144,13 +171,17 @@ def _texts(args):
         yield from ((text, None) for text in args.text)
         return
     where = args.file or "standard input"
+
+    def on_blank(number: int) -> None:
+        _warn(f"line {number} of {where} is empty: skipped.")
+
     try:
         if args.file:  # a regular file or a pipe (<(...), /dev/stdin); never a device such as /dev/zero
             stream = open_regular(args.file, f"the texts from {where}", allow_fifo=True)
             with open(stream.fileno(), encoding="utf-8", closefd=False) as text, stream:
-                yield from read_lines(text)
+                yield from read_lines(text, on_blank=on_blank)
         else:
-            yield from read_lines(sys.stdin)
+            yield from read_lines(sys.stdin, on_blank=on_blank)
     except (OSError, UnicodeDecodeError) as exc:  # unreadable, not UTF-8 text
         raise InputError(f"Cannot read the texts from {where}: {exc}") from exc
 
@@ -188,13 +219,16 @@ def cmd_run(args) -> int:
     from . import tasks
 
     loaded = _load(args)
+    if not args.json:  # --json repeats them in every record; here once, before the first result
+        for warning in loaded.info.warnings:
+            _warn(warning)
     if loaded.kind == ModelKind.CAUSAL_LM:
         return _run_generation(args, loaded, _texts(args))
     count = 0
     for text, note in _texts(args):
         count += 1
         if note:
-            print(f"  note: {note}", file=sys.stderr)
+            _warn(note)
         if loaded.kind == ModelKind.SEQ2SEQ:
             result = tasks.translate(loaded, text, max_new_tokens=args.max_new_tokens, num_beams=args.beams)
             record = {"text": text, "translation": result.text, "new_tokens": result.new_tokens,
@@ -215,7 +249,7 @@ def cmd_run(args) -> int:
             answer = f"uncertain: {answer}" if record.get("uncertain") else answer
             print(f"{answer}\t{result.latency * 1000:.1f} ms\t{text[:60]}", flush=True)
             for warning in result.warnings:
-                print(f"  note: {warning}", file=sys.stderr)
+                _warn(warning)
     if not count:
         raise SizeLabError("No text given: use --text, --file or standard input.")
     return 0
@@ -243,7 +277,7 @@ def _run_generation(args, loaded, prompts) -> int:
     for prompt, note in prompts:
         count += 1
         if note:
-            print(f"  note: {note}", file=sys.stderr)
+            _warn(note)
         stream = None
         if not args.json and sys.stdout.isatty():
             def stream(event):
@@ -260,7 +294,7 @@ def _run_generation(args, loaded, prompts) -> int:
               f"stopped: {result.stop_reason_text}  KV cache {result.kv_cache_bytes / 2**20:.1f} MiB",
               file=sys.stderr)
         for warning in result.warnings:
-            print(f"  note: {warning}", file=sys.stderr)
+            _warn(warning)
     if not count:
         raise SizeLabError("No text given: use --text, --file or standard input.")
     return 0
@@ -283,6 +317,11 @@ def _bench_generation(args, loaded) -> int:
           f"TTFT p50 {bench.time_to_first_token['p50'] * 1000:.1f} ms  ITL p50 {itl['p50'] * 1000:.2f} "
           f"p90 {itl['p90'] * 1000:.2f} p99 {itl['p99'] * 1000:.2f} ms  decode {bench.decode_tokens_per_second:.1f} tok/s  "
           f"KV cache {bench.kv_cache_bytes / 2**20:.1f} MiB  (n={bench.iterations})")
+    for warning in loaded.info.warnings:
+        _warn(warning)
+    if bench.prompt_tokens < args.seq_len:  # core.generation caps it silently
+        _warn(f"--seq-len {args.seq_len} was capped to {bench.prompt_tokens}, so that the prompt and "
+              f"{bench.new_tokens} new tokens fit in {loaded.entry.name}'s context.")
     return 0
 
 
@@ -306,9 +345,16 @@ def cmd_bench(args) -> int:
           f"p50 {latency['p50'] * 1000:.2f} ms  p90 {latency['p90'] * 1000:.2f} ms  p99 {latency['p99'] * 1000:.2f} ms"
           f"  (n={latency['n']}{', noisy' if latency['noisy'] else ''})  "
           f"peak RSS over baseline {report['memory']['rss_peak_over_baseline'] / 2**20:.0f} MiB")
-    for warning in report["warnings"]:
-        print(f"  note: {warning}", file=sys.stderr)
+    for warning in loaded.info.warnings + report["warnings"]:
+        _warn(warning)
+    _warn_capped(args.seq_len, report["protocol"]["seq_len_used"], loaded.entry.name)
     return 0
+
+
+def _warn_capped(asked: int, used: int, name: str, option: str = "--seq-len ") -> None:
+    """core.bench takes min(seq_len, the model's max length) without a word; say so here."""
+    if used < asked:
+        _warn(f"{option}{asked} was capped to {used}, the longest input {name} takes.")
 
 
 def cmd_train_head(args) -> int:
@@ -344,12 +390,12 @@ def cmd_compare(args) -> int:
     from .catalog import LadderMember, is_cached
 
     if args.diff:
-        a, b = (compare.load_run(path) for path in args.diff)
+        a, b = (_saved_run(path) for path in args.diff)
         print(compare.text_diff(compare.diff_runs(a, b), *(Path(p).name for p in args.diff)))
         return 0
     reference = args.reference - 1 if args.reference else None
     if args.open:
-        print(compare.text_table(compare.load_run(args.open), reference))
+        print(compare.text_table(_saved_run(args.open), reference))
         return 0
     _check_outputs(args, args.out, args.csv)
     catalog = load_catalog()
@@ -388,6 +434,8 @@ def cmd_compare(args) -> int:
                                else f"FAILED: {row['error']}")
                     print(("\r" if tty else "") + f"[{record.index + 1}/{len(members)}] {row['model']['name']} "
                           f"[{row.get('label') or row['model']['variant_label']}]: {outcome}", file=sys.stderr)
+                    if row["status"] == "done":
+                        _warn_row_capped(row, request)
                 # the file is rewritten after every row: a killed run loses at most the row in progress
                 if args.out and not isinstance(record, (compare.RowProgress, compare.RowStarted)):
                     _save(compare.save_run, args.out, run)
@@ -401,6 +449,30 @@ def cmd_compare(args) -> int:
         _save(compare.save_csv, args.csv, run, reference)
     print(compare.text_table(run, reference))
     return 1 if any(row["status"] == "failed" for row in run["rows"]) else 0
+
+
+def _saved_run(path: Path) -> dict:
+    """compare.load_run, whose message for a file that is not JSON at all is the parser's alone."""
+    from .compare_data import load_run
+
+    try:
+        return load_run(path)
+    except InputError as exc:
+        if isinstance(exc.__cause__, ValueError):  # JSONDecodeError, UnicodeDecodeError: not JSON text
+            raise InputError(f"{path} is not JSON, so not a saved comparison (`compare --out FILE` writes one): "
+                             f"{exc.__cause__}.") from exc
+        raise
+
+
+def _warn_row_capped(row: dict, request) -> None:
+    """A measured row whose inputs were shorter than asked (core.bench caps at the model's max length)."""
+    if row.get("kind") == "endpoint":  # its prompt is counted in words, and never capped
+        return
+    name = f"{row['model']['name']} [{row.get('label') or row['model']['variant_label']}]"
+    _warn_capped(request.protocol.seq_len, row["protocol_used"]["seq_len_used"], name)
+    if request.sweep is not None and request.sweep.axis == "seq_len":
+        for point in row.get("sweep") or []:
+            _warn_capped(point["value"], point["seq_len_used"], name, option="--sweep seq_len=")
 
 
 def _raise_interrupt(signum, frame):
@@ -528,7 +600,7 @@ def cmd_serve(args) -> int:
         raise SizeLabError(f"Cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.") from exc
     host, port = server.server_address[:2]
     for warning in loaded.info.warnings:
-        print(f"  note: {warning}", file=sys.stderr)
+        _warn(warning)
     print(f"serving {name!r} [{loaded.request.variant.label(loaded.info.layers_full)}] at "
           f"http://{'[' + host + ']' if ':' in host else host}:{port}/v1"
           + (" (token required)" if token else ""), flush=True)
@@ -554,45 +626,104 @@ def _whole_numbers(text: str) -> list[int]:
         raise InputError(f"Cannot read {text!r}: write whole numbers separated by commas, e.g. 1,2,4.") from None
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option's default after its help. None and False (a flag, or "not given") add nothing:
+    their help says what not giving them means."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class _VersionAction(argparse.Action):
+    """--version: this app's version and the libraries' that measure, from their installed metadata
+    (no torch import: that alone takes seconds)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())  # on stdout, as argparse's own version action does
+        parser.exit()
+
+
+def version_text() -> str:
+    """"sizelab-cli 0.1.0 (torch 2.5.1, transformers 4.48.0, Python 3.11.7)"."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    try:
+        app = version("model-size-lab")
+    except PackageNotFoundError:  # run from a source tree, or frozen without the metadata
+        app = __version__
+    return (f"sizelab-cli {app} (torch {installed('torch')}, transformers {installed('transformers')}, "
+            f"Python {platform.python_version()})")
+
+
+def _command(sub, name: str, help: str) -> argparse.ArgumentParser:
+    """A subcommand whose -h says what it does and every option's default."""
+    return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                          formatter_class=_HelpFormatter)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sizelab-cli", description="Model Size Lab, headless.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("models", help="list the models the app offers")
-    p.add_argument("--task", choices=TASKS)
-    p.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(
+        prog="sizelab-cli", formatter_class=_HelpFormatter,
+        description="Model Size Lab, headless: what a smaller model buys, measured on this machine.",
+        epilog="`sizelab-cli COMMAND -h` lists a command's options and their defaults.")
+    parser.add_argument("--version", action=_VersionAction,
+                        help="print the version of sizelab-cli, torch and transformers, and exit")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _command(sub, "models", "list the models the app offers, and whether each can be used offline")
+    p.add_argument("--task", choices=TASKS, help="only the models of this task (default: every task)")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_models)
-    p = sub.add_parser("run", help="classify or translate texts")
+    p = _command(sub, "run", "classify, translate or generate from texts (one result per line on stdout)")
     _model_options(p)
-    p.add_argument("--text", action="append", help="a text (repeatable)")
-    p.add_argument("--file", help="a file with one text per line")
+    p.add_argument("--text", action="append",
+                   help="a text (repeatable); with neither --text nor --file, one text per line of standard input")
+    p.add_argument("--file", help="a file with one text per line (empty lines are skipped)")
     p.add_argument("--json", action="store_true", help="one JSON object per text")
-    p.add_argument("--max-new-tokens", type=int, default=RunRequest.max_new_tokens)
-    p.add_argument("--beams", type=int, default=1)
+    p.add_argument("--max-new-tokens", type=int, default=RunRequest.max_new_tokens,
+                   help="translation, generation: the most tokens to generate")
+    p.add_argument("--beams", type=int, default=1, help="translation: beam search width (1 is greedy)")
     p.add_argument("--sample", action="store_true", help="generation: sample instead of greedy")
     p.add_argument("--temperature", type=float, default=1.0, help="generation with --sample")
     p.add_argument("--top-p", type=float, default=1.0, help="generation with --sample")
-    p.add_argument("--seed", type=int, default=None, help="generation with --sample: reproducible text")
+    p.add_argument("--seed", type=int, default=None,
+                   help="generation with --sample: reproducible text (default: not seeded, new text each run)")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("bench", help="benchmark one model variant")
+    p = _command(sub, "bench", "benchmark one model variant")
     _model_options(p)
     _protocol_options(p)
-    p.add_argument("--out", type=Path, help="write the JSON report here")
+    p.add_argument("--out", type=Path, help="write the JSON report here (default: print the summary only)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_bench)
-    p = sub.add_parser("train-head", help="retrain the bundled sentiment family (deterministic; writes each "
-                                          "model's report.json and calibration.json)")
+    p = _command(sub, "train-head", "retrain the bundled sentiment family (deterministic; writes each "
+                                    "model's report.json and calibration.json)")
     p.add_argument("--keep-encoder", action="store_true",
                    help="keep the shipped adapter and linear heads; redo calibration and the distilled models")
     p.add_argument("--cross-validate", action="store_true",
                    help="instead: k-fold accuracy of the adapter against full fine-tuning, on the training data")
     p.add_argument("--folds", type=int, default=3, help="folds for --cross-validate")
-    p.add_argument("--sample", type=int, default=None, help="--cross-validate on this many training sentences")
+    p.add_argument("--sample", type=int, default=None,
+                   help="--cross-validate on this many training sentences (default: all of them)")
     p.add_argument("--epochs", type=int, default=5, help="passes over the training data (adapter and heads)")
     p.set_defaults(func=cmd_train_head)
-    p = sub.add_parser("compare", help="run one benchmark protocol over a size ladder (exit 1 if a row failed)")
+    p = _command(sub, "compare", "run one benchmark protocol over a size ladder (exit 1 if a row failed)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--ladder", help="a catalog ladder id (see `models`), e.g. bundled-depths")
-    what.add_argument("--open", type=Path, help="print the table of a saved run instead of measuring")
+    what.add_argument("--open", type=Path, help="print the table of a saved run (a JSON file from --out) "
+                                                "instead of measuring")
     what.add_argument("--diff", type=Path, nargs=2, metavar=("A", "B"), help="compare two saved runs")
     p.add_argument("--member", action="append",
                    help="MODEL[@VARIANT]: a catalog id or checkpoint folder, e.g. synthetic/bert-tiny@int8,L1 "
@@ -600,14 +731,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--endpoint", nargs=2, action="append", metavar=("URL", "MODEL"),
                    help="an OpenAI-compatible endpoint as a row, e.g. http://127.0.0.1:8000/v1 gpt2 (repeatable)")
     p.add_argument("--key-env", default="OPENAI_API_KEY",
-                   help="environment variable holding the endpoints' API key (default OPENAI_API_KEY)")
-    p.add_argument("--task", choices=TASKS, help="task of --member folders")
+                   help="environment variable holding the endpoints' API key")
+    p.add_argument("--task", choices=TASKS, help="task of --member folders (default: classification)")
     p.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     _protocol_options(p)
     p.add_argument("--sweep", help="also time each row at these sizes, e.g. seq_len=32,64,128 or batch_size=1,8")
     p.add_argument("--no-quality", action="store_true", help="skip accuracy / chrF")
-    p.add_argument("--quality-limit", type=int, default=None, help="score only the first N examples")
+    p.add_argument("--quality-limit", type=int, default=None,
+                   help="score only the first N examples (default: every example)")
     p.add_argument("--reference", type=int, default=None,
                    help="row number (#) to compare against (default: the most parameters)")
     p.add_argument("--out", type=Path, help="write the run as JSON (rewritten after every row)")
@@ -615,36 +747,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite --out and --csv if they exist")
     _verbose_option(p)
     p.set_defaults(func=cmd_compare)
-    p = sub.add_parser("runtimes", help="list runtimes (torch, ONNX Runtime, OpenVINO) and converted models")
+    p = _command(sub, "runtimes", "list runtimes (torch, ONNX Runtime, OpenVINO) and converted models")
     which = p.add_mutually_exclusive_group()
     which.add_argument("--remove", metavar="NAME", help="delete one converted model (a name from the list)")
     which.add_argument("--clear", action="store_true", help="delete every converted model")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the runtimes and converted models as JSON")
     p.set_defaults(func=cmd_runtimes)
-    p = sub.add_parser("endpoint", help="measure an OpenAI-compatible endpoint (a hosted API, vLLM, llama.cpp, ...)")
+    p = _command(sub, "endpoint", "measure an OpenAI-compatible endpoint (a hosted API, vLLM, llama.cpp, ...)")
     p.add_argument("--url", required=True, help="the API root, e.g. https://api.example.com/v1 or http://127.0.0.1:8000/v1")
     p.add_argument("--model", required=True, help="the model name the server knows")
     p.add_argument("--key-env", default="OPENAI_API_KEY",
-                   help="environment variable holding the API key (default OPENAI_API_KEY; never pass a key itself)")
-    p.add_argument("--api", choices=("chat", "completions"), default="chat", help="which API to call (default chat)")
-    p.add_argument("--prompt", action="append", help="a prompt (repeatable; concurrency levels cycle through them)")
-    p.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate per request (default 64)")
-    p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy (default 0)")
+                   help="environment variable holding the API key (never pass a key itself)")
+    p.add_argument("--api", choices=("chat", "completions"), default="chat", help="which API to call")
+    p.add_argument("--prompt", action="append",
+                   help="a prompt (repeatable; concurrency levels cycle through them; default: a built-in one)")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="tokens to generate per request")
+    p.add_argument("--temperature", type=float, default=0.0, help="0 is greedy")
     p.add_argument("--concurrency", help="also measure these levels of requests in flight, e.g. 1,2,4,8")
-    p.add_argument("--requests", type=int, default=8, help="requests per concurrency level (default 8)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any byte (default 60)")
-    p.add_argument("--retries", type=int, default=2, help="retries on 429/5xx before the first token (default 2)")
+    p.add_argument("--requests", type=int, default=8, help="requests per concurrency level")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any byte")
+    p.add_argument("--retries", type=int, default=2, help="retries on 429/5xx before the first token")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--out", type=Path, help="write the JSON report here")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=cmd_endpoint)
-    p = sub.add_parser("serve", help="serve a causal LM behind an OpenAI-compatible endpoint (loopback by default)")
-    _model_options(p)
-    p.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1; any other address needs a token)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p = _command(sub, "serve", "serve a causal LM behind an OpenAI-compatible endpoint (loopback by default)")
+    _model_options(p, default_task="generation")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (any but loopback needs a token)")
+    p.add_argument("--port", type=int, default=8000, help="port (0 picks a free one)")
     p.add_argument("--token-env", default="SIZELAB_SERVE_TOKEN",
-                   help="environment variable holding the token clients must send (default SIZELAB_SERVE_TOKEN)")
+                   help="environment variable holding the token clients must send (unset: no token)")
     p.add_argument("--served-name", help="the model name clients ask for (default: the model's name)")
     p.set_defaults(func=cmd_serve)
     return parser
