@@ -37,6 +37,11 @@ def fmt_quality(metric: str, value: float | None) -> str:
     return f"{value:.1%}" if metric == "accuracy" else f"{value:.1f}"
 
 
+def fmt_quality_change(metric: str, delta: float) -> str:
+    """A change of quality between two runs: percentage points of accuracy, else the metric's units."""
+    return f"{delta * 100:+.1f} pts" if metric == "accuracy" else f"{delta:+.1f}"
+
+
 def _ms(decimals: int) -> Callable[[float], str]:
     return lambda seconds: f"{seconds * 1000:.{decimals}f}"
 
@@ -54,6 +59,10 @@ class Column:
     tip: str = ""
     diff: str = ""  # "ratio" (B / A - 1) or "delta" (B - A): compared between two saved runs
     row_cell: Callable[[dict], str] | None = None  # the cell from the whole row, when the value alone is not enough
+    # (row, value) -> text, for a value whose unit is its row's (a quality is accuracy, chrF or perplexity):
+    # the diff's A and B go through it, and change_fmt writes their difference
+    fmt_in_row: Callable[[dict, object], str] | None = None
+    change_fmt: Callable[[dict, float], str] | None = None
 
     @property
     def shown(self) -> bool:
@@ -69,9 +78,25 @@ class Column:
         value = row.get(self.key)
         return "n/a" if value is None else self.fmt(value)
 
-    def value_text(self, value) -> str:
-        """A bare value of this column (the diff's A and B), "—" when absent."""
-        return "—" if value is None else self.fmt(value)
+    def value_text(self, value, row: dict | None = None) -> str:
+        """A value of this column outside its table row (the diff's A and B), "—" when absent.
+
+        row: the row the value belongs to, for a column whose unit is the row's (fmt_in_row)."""
+        if value is None:
+            return "—"
+        if self.fmt_in_row is not None and row is not None:
+            return self.fmt_in_row(row, value)
+        return self.fmt(value)
+
+    def change_text(self, change: float | None, row: dict | None = None) -> str:
+        """The diff's change of this column: a ratio as "+25%", a delta in the column's own unit."""
+        if change is None:
+            return ""
+        if self.diff == "ratio":
+            return f"{change:+.0%}"
+        if self.change_fmt is not None and row is not None:
+            return self.change_fmt(row, change)
+        return f"{change:+.3g}"
 
 
 def _status(row: dict) -> str:
@@ -111,19 +136,26 @@ COLUMNS = (
     Column("quality_metric", ""),
     Column("quality", "quality", fmt=lambda value: f"{value:.3g}", diff="delta",
            row_cell=lambda r: fmt_quality(r["quality_metric"], r["quality"]),
+           fmt_in_row=lambda r, value: fmt_quality(r.get("quality_metric") or "", value),
+           change_fmt=lambda r, delta: fmt_quality_change(r.get("quality_metric") or "", delta),
            tip="Accuracy on the shipped sentiment dev set, or chrF against reference translations; "
                "n/a for synthetic (random-weight) models"),
     Column("agreement", "agreement", "fraction", fmt_pct, tip="Share of outputs identical to the reference row's"),
     Column("speedup", "speedup", "x", lambda value: f"{value:.2f}×", tip="Reference p50 / this row's p50"),
     Column("memory_saving", "mem saved", "fraction", fmt_pct,
-           tip="1 - memory / the reference row's memory (measured; in one process it also holds "
-               "what loading left behind)"),
+           tip="Memory saved against the reference row (in bold; pick it under Reference row): "
+               "1 - this row's memory / the reference row's memory. Negative: this row used more memory "
+               "than the reference (-36% = 36% more). Memory is measured, and in one process it also holds "
+               "what loading and int8 conversion left behind, so an int8 row can use more than fp32 "
+               "although its weights are smaller (see weights saved)"),
     Column("weight_saving", "weights saved", "fraction", fmt_pct,
            tip="1 - weight bytes / the reference row's weight bytes"),
     Column("gflops", "GFLOP/s", "GFLOP/s", _fixed(1),
            tip="FLOPs per iteration ≈ 2 × non-embedding params × tokens, divided by p50"),
     Column("fraction_of_peak", "of peak", "fraction", fmt_pct,
-           tip="GFLOP/s as a share of this machine's fp32 matmul peak, measured at the start of the run"),
+           tip="GFLOP/s as a share of this machine's matmul peak at the row's precision (the fp32 peak is "
+               "measured at the start of the run); n/a for int8, fp16 and bf16 rows when no peak of their "
+               "precision was measured: their work against the fp32 peak says nothing"),
     Column("reference", ""),
     Column("error", ""),
 ) + tuple(Column(key, "", unit) for key, unit in GENERATION_UNITS.items())
@@ -145,6 +177,6 @@ def diff_cells(row: dict) -> tuple[str, ...]:
     cells = [row["model"], row["variant"]]
     for column in DIFFED:
         change = row[f"{column.key}_{'change' if column.diff == 'ratio' else 'delta'}"]
-        cells += [column.value_text(row[f"{column.key}_a"]), column.value_text(row[f"{column.key}_b"]),
-                  "" if change is None else f"{change:+.0%}" if column.diff == "ratio" else f"{change:+.3g}"]
+        cells += [column.value_text(row[f"{column.key}_a"], row), column.value_text(row[f"{column.key}_b"], row),
+                  column.change_text(change, row)]
     return tuple(cells)

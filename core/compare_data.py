@@ -229,8 +229,8 @@ def table(run: dict, reference: int | None = None) -> list[dict]:
                 "quality_metric": scored.get("metric", ""), "quality": scored.get("value"),
                 "quality_note": scored.get("note", ""),
                 "agreement": None, "speedup": None, "memory_saving": None, "weight_saving": None,
-                "gflops": row["efficiency"]["gflops"], "fraction_of_peak": row["efficiency"]["fraction_of_peak"],
-            } | _generation_columns(row.get("generation"))
+                "gflops": row["efficiency"]["gflops"],
+            } | _share_of_peak(run, row) | _generation_columns(row.get("generation"))
             if ref is not None:
                 flat["speedup"] = ref["latency"]["p50"] / p50
                 if (ref["memory_bytes"] or 0) > 0 and row["memory_bytes"] is not None:  # None: an endpoint's
@@ -247,6 +247,31 @@ def table(run: dict, reference: int | None = None) -> list[dict]:
     for flat in out:
         flat["frontier"] = flat["index"] in on_front
     return out
+
+
+def compute_precision(variant: dict) -> str:
+    """What a variant's matmuls run in: "int8", or its precision ("fp32", "fp16", "bf16")."""
+    return "int8" if variant.get("int8") else variant.get("precision") or "fp32"
+
+
+def _share_of_peak(run: dict, row: dict) -> dict:
+    """A finished row's GFLOP/s as a share of the machine's peak at the row's precision, and why not.
+
+    core.compare measures the fp32 matmul peak; int8 work against it read 154-185% and meant nothing.
+    A peak of another precision is used when the run records one (run["peaks"], e.g. {"int8": 400.0}
+    in G(FL)OP/s); else the share is None and peak_note says why.
+    """
+    precision = compute_precision(row["model"].get("variant") or {})
+    if precision == "fp32":
+        return {"precision": precision, "fraction_of_peak": row["efficiency"]["fraction_of_peak"], "peak_note": ""}
+    peak = (run.get("peaks") or {}).get(precision)
+    gflops = row["efficiency"]["gflops"]
+    if peak and gflops is not None:
+        return {"precision": precision, "fraction_of_peak": gflops / peak,
+                "peak_note": f"Against this machine's {precision} peak ({peak:.1f} G/s)"}
+    return {"precision": precision, "fraction_of_peak": None,
+            "peak_note": f"n/a: {precision} work against the fp32 matmul peak means nothing, and no {precision} "
+                         "peak was measured on this machine"}
 
 
 def agreement(a: list[str], b: list[str]) -> float | None:
@@ -311,11 +336,38 @@ def table_csv(run: dict, reference: int | None = None) -> str:
         cells = []
         for column in (c.key for c in COLUMNS):
             value = row.get(column)
-            if value is None and column in ("quality", "agreement") and row["status"] == RowStatus.DONE:
+            if (value is None and column in ("quality", "agreement", "fraction_of_peak")
+                    and row["status"] == RowStatus.DONE):
                 value = "n/a"
             cells.append("" if value is None else f"{value:.6g}" if isinstance(value, float) else value)
         writer.writerow(cells)
     return buffer.getvalue()
+
+
+def caption(run: dict) -> str:
+    """One line of the settings a run was measured with, for a picture of its plots: batch, sequence
+    length, new tokens (when a row generates), sweep, device and threads, the machine, the date."""
+    request = run.get("request") or {}
+    protocol = request.get("protocol") or {}
+    environment = run.get("environment") or {}
+    parts = [f"batch {protocol.get('batch_size', '?')}", f"sequence length {protocol.get('seq_len', '?')}"]
+    tasks = {(member.get("task") or "") for member in request.get("members") or []}
+    tasks |= {(row.get("model") or {}).get("task") or "" for row in run.get("rows") or []}
+    if tasks & {"translation", "generation"} and protocol.get("new_tokens"):
+        parts.append(f"{protocol['new_tokens']} new tokens")
+    sweep = request.get("sweep")
+    if sweep:
+        axis = "sequence length" if sweep["axis"] == "seq_len" else "batch size"
+        parts.append(f"{axis} sweep {', '.join(str(v) for v in sweep['values'])}")
+    device = request.get("device") or environment.get("device") or "cpu"
+    threads = request.get("threads") or environment.get("threads")
+    parts.append(device + (f", {threads} thread{'s' if threads != 1 else ''}" if threads and device == "cpu" else ""))
+    if environment.get("cpu"):
+        parts.append(str(environment["cpu"]))
+    when = run.get("finished") or run.get("created") or ""
+    if when:
+        parts.append(when[:10])  # the date of an ISO time
+    return "Model Size Lab · " + " · ".join(parts)
 
 
 def save_run(path: str | Path, run: dict) -> Path:
@@ -324,6 +376,12 @@ def save_run(path: str | Path, run: dict) -> Path:
 
 def save_csv(path: str | Path, run: dict, reference: int | None = None) -> Path:
     return write_atomic(path, table_csv(run, reference))
+
+
+def save_png(path: str | Path, data: bytes) -> Path:
+    """A picture of the plots (encoded by the window), written like the JSON and the CSV: atomically,
+    over a regular file only, new files by the umask and overwritten ones keeping their mode."""
+    return write_atomic(path, data)
 
 
 def load_run(path: str | Path, progress=None) -> dict:
@@ -362,7 +420,9 @@ def diff_runs(a: dict, b: dict) -> dict:
         ra, rb = rows_a.get(key), rows_b.get(key)
         some = ra or rb
         row = {"model": some["model"], "variant": some["variant"],
-               "status_a": ra["status"] if ra else "absent", "status_b": rb["status"] if rb else "absent"}
+               "status_a": ra["status"] if ra else "absent", "status_b": rb["status"] if rb else "absent",
+               # the unit of the quality columns (core.columns writes 87.3% for accuracy, not 0.873)
+               "quality_metric": (ra or {}).get("quality_metric") or (rb or {}).get("quality_metric") or ""}
         for column in DIFFED:
             va = ra.get(column.key) if ra else None
             vb = rb.get(column.key) if rb else None
@@ -406,9 +466,15 @@ def text_table(run: dict, reference: int | None = None) -> str:
                     else _aligned(line[:status], widths) + "  " + line[status])
     memory = ("CUDA allocation" if run["request"]["device"].startswith("cuda")
               else "RSS over the pre-load baseline")
+    without_peak = sorted({row["precision"] for row in rows
+                           if row["status"] == RowStatus.DONE and row["peak_note"].startswith("n/a")})
     text.append("◆ on the latency-quality Pareto frontier; ~ noisy (IQR over 10% of p50); "
                 f"memory = peak {memory}"
-                + f"; peak {run['peak_gflops']:.1f} GFLOP/s ({run['peak_method']}).")
+                + f"; peak {run['peak_gflops']:.1f} GFLOP/s ({run['peak_method']})"
+                + (f"; of peak n/a for {', '.join(without_peak)}: no peak of that precision measured"
+                   if without_peak else "")
+                + ("; mem saved below 0: more memory than the reference row"
+                   if any((row.get("memory_saving") or 0) < 0 for row in rows) else "") + ".")
     return "\n".join(text + generation_text(run))
 
 

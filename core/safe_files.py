@@ -110,15 +110,16 @@ def check_writable(path: str | Path, force: bool = True) -> None:
     os.unlink(probe)
 
 
-def write_atomic(path: str | Path, text: str) -> Path:
-    """Write text so that a crash never leaves half a file; returns the path written."""
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write text (UTF-8) or bytes (a PNG) so that a crash never leaves half a file; returns the path written."""
     target, mode = write_target(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        # mkstemp creates 0600: a new file gets what open() would give it, an old one keeps its mode
         os.fchmod(fd, mode if mode is not None else 0o666 & ~_current_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
             handle.flush()
             os.fsync(handle.fileno())
         # checked again just before the rename: the path may have become a device meanwhile

@@ -13,7 +13,7 @@ import queue
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QBuffer, QEvent, QIODevice, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
@@ -27,7 +27,7 @@ from core.requests import Protocol
 
 from .compare_plots import ComparePlots
 from .compare_presenter import ComparePresenter
-from .compare_table import CompareTableModel, DiffTableModel
+from .compare_table import CompareTableModel, DiffTableModel, FrozenColumnTable, frozen_count
 from .model_panel import default_threads
 from .plots import REDRAW_MS
 
@@ -92,6 +92,7 @@ class CompareView(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.controls)
         splitter.addWidget(self.results)
+        splitter.setStretchFactor(0, 0)  # the controls keep their width; the results take the rest
         splitter.setStretchFactor(1, 1)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
@@ -113,6 +114,9 @@ class CompareView(QWidget):
 
     def _build_controls(self) -> None:
         self.ladderCombo = QComboBox(objectName="compareLadderCombo")
+        # a ladder's long name made the controls take half the tab: the combo elides it, its list shows it whole
+        self.ladderCombo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.ladderCombo.setMinimumContentsLength(24)
         for ladder in self._ladders:
             self.ladderCombo.addItem(ladder.name, ladder.id)
         self.modelList = QListWidget(objectName="compareModelList")
@@ -198,9 +202,12 @@ class CompareView(QWidget):
         self.openButton.setToolTip("Show a run saved as JSON (by this view or sizelab-cli compare --out)")
         self.diffButton = QPushButton("Compare with saved run…", objectName="compareDiffButton")
         self.tableModel = CompareTableModel(self)
-        self.table = QTableView(objectName="compareTable")
+        # who each row is (#, model, variant) stays in view while its figures scroll sideways
+        self.table = FrozenColumnTable(frozen_count(), objectName="compareTable")
         self.table.setModel(self.tableModel)
         self.table.verticalHeader().hide()
+        # rows as tall as their text: more of a ladder in view above the plots
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
         # Sized to the contents once per fill (_fill_table): ResizeToContents re-measured a column at
         # every cell set, 100-150 ms per refresh of a 10-row table (tests/benchmarks/ui_lateness.py).
@@ -226,15 +233,43 @@ class CompareView(QWidget):
         box = QVBoxLayout(self.results)
         box.setContentsMargins(0, 0, 0, 0)
         box.addLayout(bar)
-        box.addWidget(self.table, 2)
-        box.addWidget(self.diffLabel)
-        box.addWidget(self.diffTable, 1)
-        box.addWidget(self.plotsWidget, 2)
+        # A splitter, not stretch factors: the plots' word-wrapped note made the layout give the plots
+        # all the height, and the table shrank to one row when a diff was shown. The user can drag it.
+        self.diffBox = QWidget(objectName="compareDiffBox")
+        diff = QVBoxLayout(self.diffBox)
+        diff.setContentsMargins(0, 0, 0, 0)
+        diff.addWidget(self.diffLabel)
+        diff.addWidget(self.diffTable, 1)
+        self.diffBox.hide()
+        self.resultsSplitter = QSplitter(Qt.Orientation.Vertical, objectName="compareResultsSplitter")
+        self.resultsSplitter.setChildrenCollapsible(False)
+        for widget, stretch in ((self.table, 2), (self.diffBox, 1), (self.plotsWidget, 3)):
+            self.resultsSplitter.addWidget(widget)
+            self.resultsSplitter.setStretchFactor(self.resultsSplitter.indexOf(widget), stretch)
+        box.addWidget(self.resultsSplitter, 1)
+        self._split_for: bool | None = None  # whether the results' split was made with a diff shown
+        self.resultsSplitter.installEventFilter(self)
 
         self.referenceCombo.currentIndexChanged.connect(self._on_reference_changed)
         self.exportButton.clicked.connect(self._on_export_clicked)
         self.openButton.clicked.connect(self._on_open_clicked)
         self.diffButton.clicked.connect(self._on_diff_clicked)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.resultsSplitter and event.type() == QEvent.Type.Resize and self._split_for is None:
+            self._split_results()  # the first time the results have their size
+        return super().eventFilter(watched, event)
+
+    def _split_results(self) -> None:
+        """Share the results' height: the table 2/5 and the plots 3/5, or with a diff shown 3:2:4.
+        Once at the first size and when a diff first appears: after that the user's drags stand."""
+        diff = not self.diffBox.isHidden()
+        total = self.resultsSplitter.height() - self.resultsSplitter.handleWidth() * (2 if diff else 1)
+        if total <= 0 or self._split_for == diff:
+            return
+        self._split_for = diff
+        shares = (3, 2, 4) if diff else (2, 0, 3)
+        self.resultsSplitter.setSizes([total * share // sum(shares) for share in shares])
 
     # ------------------------------------------------------------ choices
 
@@ -502,6 +537,8 @@ class CompareView(QWidget):
                                                  else "Same protocol and setup."))
         self.diffLabel.show()
         self.diffTable.show()
+        self.diffBox.show()
+        self._split_results()
 
     def export(self, path: str | Path, reference: int | None = None) -> Path:
         """Save by suffix: .json (the run, every sample), .csv (the table), .png (the plots)."""
@@ -514,10 +551,17 @@ class CompareView(QWidget):
         if suffix == ".csv":
             return compare.save_csv(path, self.run, reference if reference is not None else self.reference())
         if suffix == ".png":
-            if not self.plotsWidget.grab().save(str(path)):
-                raise OSError(f"Could not write {path}")
-            return path
+            return compare.save_png(path, self.png_bytes())
         raise SizeLabError(f"Export as .json, .csv or .png, not {suffix or 'no suffix'}.")
+
+    def png_bytes(self) -> bytes:
+        """The plots as a PNG: twice the screen's pixels, the run's settings written above them (a
+        picture on a slide must say what was measured), no buttons."""
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if not self.plotsWidget.image(compare.caption(self.run)).save(buffer, "PNG"):
+            raise OSError("Could not encode the plots as PNG")
+        return bytes(buffer.data())
 
     @Slot()
     def _on_export_clicked(self) -> None:
