@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from . import tasks
 from .cancel import CancelToken, Progress, no_progress
 from .errors import InputError
-from .loading import LoadedModel, load_model, release_memory
+from .loading import LoadedModel, load_model, preflight, release_memory
 from .measure import cuda_memory, rss_bytes
 from .records import ModelKind, ModelSummary, RunRecord, TokenEvent
 from .requests import LoadRequest, RunRequest
@@ -23,23 +23,32 @@ class Engine:
     def __init__(self) -> None:
         self.loaded: LoadedModel | None = None
         self.remote = None  # an OpenAI-compatible endpoint (core.endpoint.Endpoint) instead of a model
+        self.summary: ModelSummary | None = None  # of what is loaded now
 
     def devices(self) -> list:
         from .devices import list_devices
         return list_devices()
 
     def load(self, request: LoadRequest, cancel: CancelToken, progress: Progress = no_progress) -> ModelSummary:
-        self.unload()
+        """Load a model in place of the current one.
+
+        A load that fails or is cancelled in its checks (core.loading.preflight; for an endpoint, the
+        server's answer) keeps the current model: `summary` still describes it. Past them, the current
+        model is unloaded first (one model in memory, and the new one's memory figures are its own).
+        """
         if request.entry.source == "endpoint":
             return self._connect(request, cancel, progress)
+        preflight(request, cancel, progress)
+        self.unload()
         loaded = load_model(request, cancel, progress)
         self.loaded = loaded
-        return ModelSummary(
+        self.summary = ModelSummary(
             model_id=loaded.entry.id, name=loaded.entry.name, task=loaded.entry.task,
             source=loaded.entry.source, kind=loaded.kind,
             variant_label=request.variant.label(loaded.info.layers_full), device=request.device,
             labels=loaded.labels, synthetic=loaded.entry.synthetic, license=loaded.entry.license,
             info=loaded.info.to_dict())
+        return self.summary
 
     def _connect(self, request: LoadRequest, cancel: CancelToken, progress: Progress) -> ModelSummary:
         """An endpoint is "loaded" once its server answers and knows the model; nothing is held here."""
@@ -49,16 +58,19 @@ class Engine:
         progress(None, f"Asking {endpoint.host} for {endpoint.model}")
         started = time.perf_counter()
         warnings = connect(endpoint, cancel)
+        self.unload()
         self.remote = endpoint
         entry = request.entry
-        return ModelSummary(
+        self.summary = ModelSummary(
             model_id=entry.id, name=entry.name, task=entry.task, source=entry.source, kind="endpoint",
             variant_label="remote", device=endpoint.host, labels=(), synthetic=False, license="",
             info={"remote": endpoint.to_dict(), "key_env": endpoint.key_env, "warnings": warnings,
                   "load_seconds": time.perf_counter() - started, "rss_before_load": rss_bytes(), "weight_bytes": 0})
+        return self.summary
 
     def unload(self) -> None:
         self.remote = None
+        self.summary = None
         if self.loaded is not None:
             self.loaded.release()
             self.loaded = None

@@ -150,8 +150,13 @@ def _run_job(engine, send: _Outbox, job: Submit, cancel: CancelToken) -> None:
     try:
         cancel.check()  # cancelled while it waited in the queue
         if kind == JobKind.LOAD:
-            summary = engine.load(request, cancel,
-                                  lambda fraction, message: send(Progressed(number, fraction, message)))
+            try:
+                summary = engine.load(request, cancel,
+                                      lambda fraction, message: send(Progressed(number, fraction, message)))
+            except (SizeLabError, Cancelled):
+                if getattr(engine, "summary", None) is not None:  # failed in its checks: the model stays
+                    send(Loaded(number, engine.summary, kept=True))
+                raise
             send(Loaded(number, summary))
         elif kind == JobKind.RUN:
             record = engine.run(request, cancel, on_text=lambda delta, text, n: send(Streamed(number, text)),

@@ -471,6 +471,36 @@ def _from_checked_folder(folder: Path, request: LoadRequest, progress: Progress,
     return kind, model, tokenizer, warnings
 
 
+def preflight(request: LoadRequest, cancel: CancelToken, progress: Progress = no_progress) -> None:
+    """The checks a load can make before the loaded model has to go, raising what load_model would.
+
+    The engine runs them first, so that the usual failures (an unreachable hub, a bad id, a folder
+    that is no checkpoint, an architecture that cannot do the task, a runtime not installed) leave
+    the working model loaded. Nothing large is allocated: no weights are read, and the memory check
+    waits for load_model, when the old model's memory is free.
+    """
+    variant, entry = request.variant, request.entry
+    devices.check_supported(request.device, variant)
+    if variant.runtime != "torch":
+        from .runtimes import require
+        require(variant.runtime, variant.int8, device=request.device)
+    if entry.source == "synthetic":
+        _auto_class(entry.task, _synthetic_config(entry.ref, variant.layers, variant.keep_last))
+    elif entry.source in ("hub", "folder"):
+        from transformers import AutoConfig
+
+        folder = (hub_folder(entry.ref, request.allow_download, request.allow_pickle, cancel, progress)
+                  if entry.source == "hub" else Path(entry.ref))
+        cancel.check()
+        check_folder(folder, request.allow_pickle)
+        try:
+            config = AutoConfig.from_pretrained(folder)
+        except Exception as exc:  # as in _from_checked_folder
+            raise UnsupportedModelError(f"transformers does not know this architecture: {exc}") from exc
+        _auto_class(entry.task, config)
+    cancel.check()
+
+
 def _build(request: LoadRequest, cancel: CancelToken, progress: Progress):
     """(kind, model in fp32 or the target dtype, tokenizer, labels, origin, warnings) for any source."""
     entry, variant = request.entry, request.variant

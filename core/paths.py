@@ -8,6 +8,12 @@ CONFIGS = RESOURCES / "configs"
 HEADS = RESOURCES / "heads"
 SENTIMENT_DATA = RESOURCES / "data" / "sentiment"
 TRANSLATION_DATA = RESOURCES / "data" / "translation"
+README = RESOURCES.parent / "README.md"  # beside resources/: in a source tree and in the bundle (sizelab.spec)
+
+
+def readme() -> Path | None:
+    """The README shipped with the app (Help > Read the README), or None in an install without it."""
+    return README if README.is_file() else None
 
 
 def bundled_encoder_dir() -> Path:

@@ -24,7 +24,7 @@ from .compare_data import CompareRequest, Record as CompareRecord
 from .records import ModelSummary, Outcome, RunRecord, TokenEvent
 from .requests import LoadRequest, RunRequest
 
-VERSION = 1
+VERSION = 2  # 2: Loaded.kept
 
 
 class JobKind(StrEnum):
@@ -85,8 +85,12 @@ class Progressed:
 
 @dataclass(frozen=True)
 class Loaded:
+    """A model is loaded. kept: the load failed or was cancelled in its checks, before the model loaded
+    earlier was touched; summary is that model, still loaded (Failed follows when it failed)."""
+
     job: int
     summary: ModelSummary
+    kept: bool = False
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,8 @@ class ModelPanel(QGroupBox):
     """The user pressed Cancel during a load."""
     taskChanged = Signal(str)
     """The task combo changed (classification or translation)."""
+    selectionChanged = Signal()
+    """Anything the Load button would load changed (model, variant, device, threads)."""
     errorRaised = Signal(str)
     """A choice could not be used (bad hub id, nothing selected): a message for the user."""
 
@@ -58,7 +60,7 @@ class ModelPanel(QGroupBox):
         self.taskCombo.addItem("Translation", "translation")
         self.taskCombo.addItem("Text generation (causal LM)", "generation")
         self.modelCombo = QComboBox(objectName="modelCombo")
-        self.modelCombo.setMinimumContentsLength(24)
+        self.modelCombo.setMinimumContentsLength(16)  # the list opens as wide as its names
         self.modelCombo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.runtimeCombo = QComboBox(objectName="runtimeCombo")
         for runtime in runtimes.available():  # only what is installed here
@@ -81,7 +83,7 @@ class ModelPanel(QGroupBox):
         self.threadsSpin = QSpinBox(objectName="threadsSpin")
         self.threadsSpin.setRange(1, max(1, os.cpu_count() or 1))
         self.threadsSpin.setValue(default_threads())
-        self.allowPickleCheck = QCheckBox("Allow pickle checkpoints (weights_only)", objectName="allowPickleCheck")
+        self.allowPickleCheck = QCheckBox("Allow pickle (weights_only)", objectName="allowPickleCheck")
         self.allowPickleCheck.setToolTip("Only for folders without safetensors. Unpickling can run code; "
                                          "weights are loaded with torch.load(weights_only=True).")
         self.loadButton = QPushButton("Load", objectName="loadButton")
@@ -138,6 +140,8 @@ class ModelPanel(QGroupBox):
         self.runtimeCombo.currentIndexChanged.connect(self._on_runtime_changed)
         self.layersSpin.valueChanged.connect(self._on_selection_changed)
         self.keepLastCheck.toggled.connect(self._on_selection_changed)
+        self.threadsSpin.valueChanged.connect(self._on_selection_changed)
+        self.allowPickleCheck.toggled.connect(self._on_selection_changed)
         self.loadButton.clicked.connect(self._on_load_clicked)
         self.cancelButton.clicked.connect(self.cancelRequested)
         self._on_model_changed()
@@ -209,6 +213,30 @@ class ModelPanel(QGroupBox):
             if entry.id == model_id:
                 return entry
         return None
+
+    def forget_entry(self, model_id: str) -> None:
+        """Take back a folder or hub id the user added (it failed to load); catalog models stay."""
+        if any(e.id == model_id for e in self._extra):
+            self._extra = [e for e in self._extra if e.id != model_id]
+            self._fill_models()
+
+    def apply_request(self, request: LoadRequest) -> None:
+        """Show the choices of a load request again (the model still loaded after a load failed)."""
+        self.taskCombo.setCurrentIndex(max(0, self.taskCombo.findData(request.entry.task)))
+        if request.entry.source in ("folder", "hub", "endpoint") and not self.select_model(request.entry.id):
+            self.add_entry(request.entry)
+        self.select_model(request.entry.id)
+        variant = request.variant
+        self.runtimeCombo.setCurrentIndex(max(0, self.runtimeCombo.findData(variant.runtime)))
+        self.int8Check.setChecked(variant.int8)
+        if not variant.int8:
+            self.precisionCombo.setCurrentText(variant.precision)
+        self.layersSpin.setValue(ALL_LAYERS if variant.layers is None else variant.layers)
+        self.keepLastCheck.setChecked(variant.keep_last)
+        self.select_device(request.device)
+        if request.threads:
+            self.threadsSpin.setValue(request.threads)
+        self.allowPickleCheck.setChecked(request.allow_pickle)
 
     def add_entry(self, entry: ModelEntry) -> None:
         """Offer a folder or hub id chosen by the user, and select it."""
@@ -331,17 +359,21 @@ class ModelPanel(QGroupBox):
             if keep_all:
                 self.layersSpin.setValue(self._depth)
             self.layersOf.setText(f"of {self._depth}")
+            self.layersOf.setToolTip("")
         else:
             self.layersSpin.setMaximum(96)
             self.layersSpin.setValue(ALL_LAYERS)
-            self.layersOf.setText("of ? (known after load)")
+            self.layersOf.setText("of ?")
+            self.layersOf.setToolTip("The depth is known after the first load")
         self.layersSpin.blockSignals(blocked)
         self.show_entry(entry)
+        self.selectionChanged.emit()
 
     @Slot()
     def _on_selection_changed(self, *_args) -> None:
         """Precision, int8, layers or device: the card's advice changes; nothing is read from disk."""
         self.show_entry(self.current_entry())
+        self.selectionChanged.emit()
 
     @Slot()
     def _on_load_clicked(self) -> None:

@@ -24,6 +24,9 @@ class LiveSession(QObject):
     """fraction (float or None: busy), message."""
     loaded = Signal(object)
     """The ModelSummary of the model now loaded."""
+    kept = Signal(object)
+    """A load failed or was cancelled before the loaded model was touched: the LoadRequest of that model,
+    still loaded (the panel shows it again)."""
     loadFinished = Signal(str, bool)
     """The load ended: its Outcome, and whether a model is loaded."""
     runStarted = Signal(bool)
@@ -43,6 +46,8 @@ class LiveSession(QObject):
         self.load_job: JobHandle | None = None
         self.run_job: JobHandle | None = None
         self.summary: ModelSummary | None = None  # the loaded model's
+        self.loaded_request: LoadRequest | None = None  # what loaded it: Run compares the panel's with it
+        self._load_request: LoadRequest | None = None  # the load going on
         self.stream_text: str | None = None  # the translation so far, until its record arrives
         self._pending: list[RunRecord] = []
         self._completions: deque[float] = deque()  # finish times (time.monotonic) within the last second
@@ -57,6 +62,7 @@ class LiveSession(QObject):
         if self.load_job is not None:
             self.load_job.abandon()  # superseded: nothing of it arrives any more
         self.summary = None
+        self._load_request = request
         job = self.load_job = self.host.submit(JobKind.LOAD, request)
         job.progressed.connect(self._on_load_progressed)
         job.loaded.connect(self._on_load_loaded)
@@ -91,7 +97,7 @@ class LiveSession(QObject):
 
     def forget_model(self, why: str) -> None:
         """The engine no longer holds the model (a Compare run unloads it first)."""
-        self.summary = None
+        self.summary = self.loaded_request = None
         self.modelLost.emit(why)
 
     # ------------------------------------------------------------ what the views take
@@ -125,11 +131,17 @@ class LiveSession(QObject):
     @Slot(object)
     def _on_load_loaded(self, event) -> None:
         self.summary = event.summary
-        self.loaded.emit(event.summary)
+        if event.kept:
+            self.kept.emit(self.loaded_request)
+        else:
+            self.loaded_request = self._load_request
+            self.loaded.emit(event.summary)
 
     @Slot(object)
     def _on_load_finished(self, event) -> None:
-        self.load_job = None
+        self.load_job = self._load_request = None
+        if self.summary is None:
+            self.loaded_request = None
         self.loadFinished.emit(event.outcome, self.summary is not None)
 
     @Slot(object)

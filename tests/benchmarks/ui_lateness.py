@@ -90,7 +90,7 @@ def main() -> int:
     wait_until(lambda: window.session.run_job is None, 60)
 
     view = window.compareView
-    window.tabs.setCurrentWidget(view)
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.compareScroll))
     if args.compare_threads:
         view.threadsSpin.setValue(args.compare_threads)
     view.minItersSpin.setValue(10)

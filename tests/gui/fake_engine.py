@@ -17,15 +17,20 @@ from core.records import ModelSummary, RunRecord
 
 class FakeEngine:
     def __init__(self, counts: str | Path | None = None, load_steps=3, step_seconds=0.0, load_error=None,
-                 run_error=None, run_errors=0, run_seconds=0.0, exit_on_run=False, unreadable_run=False):
-        """run_error is raised by the first run_errors runs (all runs when run_errors is 0);
+                 run_error=None, run_errors=0, run_seconds=0.0, exit_on_run=False, unreadable_run=False,
+                 fail_model=None):
+        """load_error is raised by every load, or only by loads of the model id fail_model, as the real
+        engine's checks raise it: before the model loaded earlier is touched (it stays, in `summary`);
+        run_error is raised by the first run_errors runs (all runs when run_errors is 0);
         exit_on_run ends the engine process on the first run, as a crash or the out-of-memory killer would;
         unreadable_run returns a record the window cannot unpickle (a version mismatch, a damaged pipe)."""
         self.counts_path = Path(counts) if counts else None
         self.load_steps, self.step_seconds = load_steps, step_seconds
         self.load_error, self.run_error, self.run_errors = load_error, run_error, run_errors
         self.run_seconds, self.exit_on_run, self.unreadable_run = run_seconds, exit_on_run, unreadable_run
+        self.fail_model = fail_model
         self.loads = self.runs = self.unloads = self.failed_runs = 0
+        self.summary = None
 
     @staticmethod
     def counts(path: str | Path) -> dict:
@@ -52,19 +57,21 @@ class FakeEngine:
             progress(step / self.load_steps, f"Fake step {step}")
             time.sleep(self.step_seconds)
         cancel.check()
-        if self.load_error is not None:
+        if self.load_error is not None and self.fail_model in (None, request.entry.id):
             raise self.load_error
         self.loads += 1
         self._save_counts()
-        return ModelSummary(model_id=request.entry.id, name=request.entry.name, task=request.entry.task,
+        self.summary = ModelSummary(model_id=request.entry.id, name=request.entry.name, task=request.entry.task,
                             source=request.entry.source, kind="sentence", variant_label="fp32", device="cpu",
                             labels=("negative", "positive"), synthetic=False, license="",
                             info={"params_total": 10, "params_non_embedding": 5, "weight_bytes": 40, "layers": 1,
                                   "layers_full": 1, "derivation": ["fake"], "warnings": [], "origin": "fake",
                                   "load_seconds": 0.01, "rss_before_load": 1 << 20, "rss_after_load": 2 << 20,
                                   "rss_peak_load": 2 << 20, "max_length": 8})
+        return self.summary
 
     def unload(self):
+        self.summary = None
         self.unloads += 1
         self._save_counts()
 

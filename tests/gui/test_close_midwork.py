@@ -92,7 +92,7 @@ def test_close_during_a_compare_run(qtbot, make_window, bert_dir):
     view.seqLenSpin.setValue(16)
     view.warmupSpin.setValue(1)
     view.minSecondsSpin.setValue(600)  # each row would measure for ten minutes
-    window.tabs.setCurrentWidget(view)
+    window.tabs.setCurrentIndex(window.tabs.indexOf(window.compareScroll))
     outcomes = outcomes_of(window)
     qtbot.waitUntil(view.runButton.isEnabled, timeout=60_000)
     qtbot.mouseClick(view.runButton, Qt.MouseButton.LeftButton)

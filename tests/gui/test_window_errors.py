@@ -30,7 +30,7 @@ def test_load_failure_is_shown_and_the_app_goes_on(qtbot, make_window):
     assert window.errorBanner.isVisible()
     assert "cannot be read" in window.errorBanner.text()
     assert window.modelPanel.loadButton.isEnabled()
-    assert not window.runPanel.runButton.isEnabled()
+    assert window.runPanel.loadFirstHint.isVisible()  # nothing is loaded: Run would load it first
     assert window.modelPanel.loadProgress.format() == "Load failed"
 
 
@@ -59,7 +59,7 @@ def test_an_engine_that_dies_mid_run_is_reported_and_restarted(qtbot, make_windo
     assert "stopped unexpectedly" in window.errorBanner.text()
     assert "exited with code 3" in window.errorBanner.text()
     assert window.host.pid() != first_engine and window.host.running()
-    assert not window.runPanel.runButton.isEnabled()  # its model went with it
+    assert window.session.summary is None and window.runPanel.loadFirstHint.isVisible()  # its model went with it
     assert window.modelPanel.loadProgress.format() == "Engine stopped"
     assert window.modelPanel.loadButton.isEnabled()
     load(qtbot, window)  # and the app goes on
@@ -77,7 +77,7 @@ def test_cancel_during_load(qtbot, make_window, tmp_path):
         qtbot.mouseClick(window.modelPanel.cancelButton, Qt.MouseButton.LeftButton)
     assert window.modelPanel.loadProgress.format() == "Cancelled"
     assert FakeEngine.counts(counts)["loads"] == 0
-    assert window.modelPanel.loadButton.isEnabled() and not window.runPanel.runButton.isEnabled()
+    assert window.modelPanel.loadButton.isEnabled() and window.runPanel.loadFirstHint.isVisible()
 
 
 def test_close_during_a_continuous_run(qtbot, make_window, tmp_path):
