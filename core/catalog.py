@@ -152,7 +152,7 @@ def known_depth(entry: ModelEntry) -> int | None:
         return None
     if not isinstance(config, dict):
         return None
-    depths = [config.get(k) for k in ("num_hidden_layers", "n_layers", "num_layers", "encoder_layers")]
+    depths = [config.get(k) for k in ("num_hidden_layers", "n_layer", "n_layers", "num_layers", "encoder_layers")]
     return next((d for d in depths if isinstance(d, int) and d > 0), None)
 
 

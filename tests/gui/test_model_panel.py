@@ -59,3 +59,12 @@ def test_keep_last_makes_the_layer_pruning_baseline_variant(qtbot):
     assert panel.variant().keep_last and panel.variant().layers == 6
     panel.layersSpin.setValue(1)  # nothing to keep besides the last block: plain bottom-1
     assert not panel.variant().keep_last
+
+
+def test_every_synthetic_model_has_a_known_depth(qtbot):
+    """GPT-2's config says n_layer: its layers box read "all of ?" before a load."""
+    from core.catalog import known_depth
+
+    for entry in load_catalog().models:
+        if entry.source == "synthetic":
+            assert known_depth(entry), entry.id
