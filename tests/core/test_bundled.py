@@ -32,6 +32,7 @@ def test_clear_sentences(variant):
     assert predicted == [label for _, label in CLEAR]
 
 
+@pytest.mark.slow  # the whole dev set through the encoder: about 4 s
 def test_dev_accuracy_beats_zero_shot_prototypes():
     """Prototypes of the untuned encoder reach about 71% on this dev set; the trained model must beat it clearly."""
     accuracy = evaluate(sentence.bundled_classifier, sentiment_split("dev"), [6])[6]

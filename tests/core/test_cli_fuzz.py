@@ -408,12 +408,14 @@ def test_models_answers_with_an_exit_code(capsys, checkpoints, argv):
     check_contract(capsys, checkpoints, argv)
 
 
+@pytest.mark.slow  # 80 CLI runs: about 6 s
 @settings(FUZZ, max_examples=80)
 @given(argv=run_argv(), stdin=TEXT)
 def test_run_answers_with_an_exit_code(capsys, checkpoints, empty_hub_cache, argv, stdin):
     check_contract(capsys, checkpoints, argv, stdin)
 
 
+@pytest.mark.slow  # 150 damaged checkpoints: about 6 s
 @settings(FUZZ, max_examples=150)
 @given(folder=CHECKPOINT, task=st.sampled_from(["its own", "its own", "its own", "classification", "translation"]),
        variant=st.sampled_from(["fp32", "int8", "L1", "fp16"]), allow_pickle=st.booleans())
@@ -426,6 +428,7 @@ def test_any_checkpoint_folder_loads_or_is_an_error(capsys, checkpoints, folder,
                    + (["--allow-pickle"] if allow_pickle else []))
 
 
+@pytest.mark.slow  # 40 benchmarks: about 3 s
 @settings(FUZZ, max_examples=40)
 @given(argv=bench_argv())
 def test_bench_answers_with_an_exit_code(capsys, checkpoints, empty_hub_cache, argv):

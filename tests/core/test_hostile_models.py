@@ -284,6 +284,7 @@ def test_a_closed_pipe_ends_the_cli_quietly():
     assert process.returncode == 141 and err == "", err
 
 
+@pytest.mark.slow  # a compare in a child process, then SIGTERM: about 4 s
 def test_sigterm_during_compare_saves_the_run_as_interrupted(tmp_path):
     out = tmp_path / "run.json"
     process = _cli("compare", "--member", "synthetic/bert-tiny", "--member", "synthetic/bert-tiny@L1",

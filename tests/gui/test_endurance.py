@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from gui import history, plots
 
 
+@pytest.mark.slow  # the real engine loading the real model: about 4 s
 def test_close_while_the_bundled_model_loads(qtbot, make_window):
     window = make_window()
     qtbot.mouseClick(window.modelPanel.loadButton, Qt.MouseButton.LeftButton)
