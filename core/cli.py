@@ -55,7 +55,8 @@ def _model_options(parser: argparse.ArgumentParser, default_task: str = "classif
     source.add_argument("--hub", help="a Hugging Face model id (cache first; downloads when online)")
     parser.add_argument("--task", choices=TASKS, help=f"task for --folder/--hub (default: {default_task})")
     parser.add_argument("--variant", default=Variant().label(), type=_variant,  # a string: shown as such in -h
-                        help="e.g. fp32, fp16, bf16, int8, int8,L3 (layers kept), ort,int8 or ov,bf16 (runtime)")
+                        help="e.g. fp32, fp16, bf16, int8, int8,per-channel, int8,L3 (layers kept), L6,keep-last, "
+                             "ort,int8 or ov,bf16 (runtime)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda:0, mps")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--allow-pickle", action="store_true",

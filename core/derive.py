@@ -120,8 +120,12 @@ def conv1d_to_linear(model: nn.Module) -> int:
     return len(targets)
 
 
-def quantize_int8(model: nn.Module) -> nn.Module:
+def quantize_int8(model: nn.Module, per_channel: bool = False) -> nn.Module:
     """Dynamic int8 quantization of every nn.Linear (weights int8, activations quantized per batch).
+
+    per_channel: each weight gets one scale per output channel (row) instead of one for the whole
+    tensor, so a row of small weights is not rounded on the scale of the tensor's largest one; the
+    kernel's cost is nearly the same (tests/benchmarks/int8_per_channel.py measures both).
 
     Conv1D layers are turned into nn.Linear first (conv1d_to_linear), or they would stay fp32.
     torch.ao's quantize_dynamic is deprecated in favour of torchao, but it was the faster path on
@@ -132,9 +136,10 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"torch\.ao\.quantization is deprecated")
         warnings.filterwarnings("ignore", message=r"torch\.quantize_per_tensor")
-        from torch.ao.quantization import quantize_dynamic
+        from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
 
-        return quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8, inplace=True)
+        qconfig = per_channel_dynamic_qconfig if per_channel else default_dynamic_qconfig
+        return quantize_dynamic(model, {nn.Linear: qconfig}, dtype=torch.qint8, inplace=True)
 
 
 def int8_report(model: nn.Module) -> str:
@@ -146,7 +151,9 @@ def int8_report(model: nn.Module) -> str:
 
     left += [name for name, m in model.named_modules() if isinstance(m, Conv1D)]
     head = [n for n in quantized if n.split(".")[-1] in ("lm_head", "embed_out")]
-    text = f"int8: {len(quantized)} Linear layers quantized"
+    schemes = {module.weight().qscheme() for name, module in model.named_modules() if name in quantized}
+    per = " per channel" if schemes == {torch.per_channel_affine} else " per tensor" if schemes else ""
+    text = f"int8: {len(quantized)} Linear layers quantized{per}"
     if head:
         text += f" (including {head[0]}, now untied from the input embedding)"
     if left:

@@ -602,8 +602,8 @@ def load_model(request: LoadRequest, cancel: CancelToken | None = None,
                 derivation.append(f"cast to {variant.precision}")
             cancel.check()
             if variant.int8 and variant.runtime == "torch":
-                progress(0.8, "Quantizing Linear layers to int8")
-                model = derive.quantize_int8(model)
+                progress(0.8, "Quantizing Linear layers to int8" + (" per channel" if variant.per_channel else ""))
+                model = derive.quantize_int8(model, per_channel=variant.per_channel)
                 derivation.append("dynamic int8 quantization of Linear layers (torch.ao); "
                                   + derive.int8_report(model))
             cancel.check()

@@ -30,6 +30,7 @@ class Variant:
     layers: int | None = None
     runtime: str = "torch"
     keep_last: bool = False  # with layers: the bottom layers-1 blocks plus the last one (layer-pruning baseline)
+    per_channel: bool = False  # with int8: one scale per output channel of each weight, not one per tensor
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -43,12 +44,17 @@ class Variant:
         if self.precision not in RUNTIME_PRECISIONS[self.runtime]:
             raise InputError(f"{self.runtime} rows run {' or '.join(RUNTIME_PRECISIONS[self.runtime])} "
                              f"(and int8), not {self.precision}.")
+        if self.per_channel and not self.int8:
+            raise InputError("Per-channel is a way of quantizing int8 weights; add int8 (e.g. int8,per-channel).")
+        if self.per_channel and self.runtime != "torch":
+            raise InputError("Per-channel int8 is offered on torch rows; ONNX Runtime and OpenVINO choose their "
+                             "own int8 scheme.")
         if self.keep_last and (self.layers is None or self.layers < 2):
             raise InputError("Keeping the last layer needs at least 2 layers kept (e.g. L4,keep-last).")
 
     def label(self, total_layers: int | None = None) -> str:
         parts = [RUNTIME_SHORT[self.runtime]] if self.runtime != "torch" else []
-        parts.append("int8" if self.int8 else self.precision)
+        parts.append(("int8-pc" if self.per_channel else "int8") if self.int8 else self.precision)
         if self.layers is not None:
             parts.append(f"L{self.layers}" + (f"/{total_layers}" if total_layers else "")
                          + ("+last" if self.keep_last else ""))
@@ -56,7 +62,8 @@ class Variant:
 
     def to_dict(self) -> dict:
         data = {"precision": self.precision, "int8": self.int8, "layers": self.layers, "runtime": self.runtime}
-        return data | ({"keep_last": True} if self.keep_last else {})  # absent when off: older files stay equal
+        # Absent when off: older files stay equal.
+        return data | ({"keep_last": True} if self.keep_last else {}) | ({"per_channel": True} if self.per_channel else {})
 
     @classmethod
     def from_dict(cls, data: dict) -> "Variant":
@@ -66,6 +73,7 @@ class Variant:
             layers=data.get("layers"),
             runtime=data.get("runtime", "torch"),  # saved before runtimes existed: torch
             keep_last=bool(data.get("keep_last", False)),
+            per_channel=bool(data.get("per_channel", False)),
         )
 
     @classmethod
@@ -105,6 +113,10 @@ def _keep_last(word: str):
     return True if word in ("keep-last", "keep_last", "+last") else None
 
 
+def _per_channel(word: str):
+    return True if word in ("per-channel", "per_channel", "pc") else None
+
+
 def _layers(word: str):
     number = word[len("layers="):] if word.startswith("layers=") else word[1:] if word[:1] == "l" else None
     if number is None or not number.isascii() or not number.isdigit():
@@ -114,9 +126,10 @@ def _layers(word: str):
 
 # One reader per kind of part: it returns the field's value for a word of its kind, else None.
 # A new lever (a runtime, say) is one more reader here and one more field on Variant.
-PARTS = {"precision": _precision, "int8": _int8, "layers": _layers, "runtime": _runtime, "keep_last": _keep_last}
+PARTS = {"precision": _precision, "int8": _int8, "layers": _layers, "runtime": _runtime, "keep_last": _keep_last,
+         "per_channel": _per_channel}
 PART_NAMES = {"precision": "precision", "int8": "int8 quantization", "layers": "layers kept", "runtime": "runtime",
-              "keep_last": "last layer kept"}
+              "keep_last": "last layer kept", "per_channel": "int8 per channel"}
 
 
 def _read_part(word: str) -> tuple[str, object]:
@@ -126,4 +139,4 @@ def _read_part(word: str) -> tuple[str, object]:
         if value is not None:
             return field, value
     raise InputError(f"Unknown variant part {word!r}; use fp32, fp16, bf16, int8, L<k> (layers kept) or a "
-                     "runtime (torch, ort, ov), and keep-last, comma-separated.")
+                     "runtime (torch, ort, ov), and keep-last or per-channel, comma-separated.")

@@ -74,6 +74,9 @@ class ModelPanel(QGroupBox):
         self.precisionCombo = QComboBox(objectName="precisionCombo")
         self.precisionCombo.addItems(PRECISIONS)
         self.int8Check = QCheckBox("int8 (dynamic, Linear layers)", objectName="int8Check")
+        self.perChannelCheck = QCheckBox("one scale per output channel", objectName="perChannelCheck")
+        self.perChannelCheck.setToolTip("int8 weights with a scale for each output channel, not one for the whole "
+                                        "tensor: closer to fp32 where rows differ in size, at nearly the same speed")
         self.layersSpin = QSpinBox(objectName="layersSpin")
         self.layersSpin.setRange(ALL_LAYERS, 96)
         self.layersSpin.setSpecialValueText("all")  # an explicit value: a depth never carries over by accident
@@ -116,6 +119,7 @@ class ModelPanel(QGroupBox):
         form.addRow("", self.runtimeHint)
         form.addRow("Precision", self.precisionCombo)
         form.addRow("", self.int8Check)
+        form.addRow("", self.perChannelCheck)
         form.addRow("Layers kept", layers)
         form.addRow("Device", self.deviceCombo)
         form.addRow("CPU threads", self.threadsSpin)
@@ -140,6 +144,7 @@ class ModelPanel(QGroupBox):
         self.runtimeCombo.currentIndexChanged.connect(self._on_runtime_changed)
         self.layersSpin.valueChanged.connect(self._on_selection_changed)
         self.keepLastCheck.toggled.connect(self._on_selection_changed)
+        self.perChannelCheck.toggled.connect(self._on_selection_changed)
         self.threadsSpin.valueChanged.connect(self._on_selection_changed)
         self.allowPickleCheck.toggled.connect(self._on_selection_changed)
         self.loadButton.clicked.connect(self._on_load_clicked)
@@ -229,6 +234,7 @@ class ModelPanel(QGroupBox):
         variant = request.variant
         self.runtimeCombo.setCurrentIndex(max(0, self.runtimeCombo.findData(variant.runtime)))
         self.int8Check.setChecked(variant.int8)
+        self.perChannelCheck.setChecked(variant.per_channel)
         if not variant.int8:
             self.precisionCombo.setCurrentText(variant.precision)
         self.layersSpin.setValue(ALL_LAYERS if variant.layers is None else variant.layers)
@@ -272,7 +278,9 @@ class ModelPanel(QGroupBox):
         keep_all = layers == ALL_LAYERS or (self._depth is not None and layers >= self._depth)
         return Variant(precision=self.precisionCombo.currentText(), int8=self.int8Check.isChecked(),
                        layers=None if keep_all else layers, runtime=self.runtimeCombo.currentData() or "torch",
-                       keep_last=self.keepLastCheck.isChecked() and not keep_all and layers >= 2)
+                       keep_last=self.keepLastCheck.isChecked() and not keep_all and layers >= 2,
+                       per_channel=self.perChannelCheck.isChecked() and self.int8Check.isChecked()
+                       and (self.runtimeCombo.currentData() or "torch") == "torch")
 
     def _known_depth(self, entry: ModelEntry | None) -> int | None:
         if entry is None:
@@ -320,6 +328,7 @@ class ModelPanel(QGroupBox):
     @Slot(int)
     def _on_runtime_changed(self, _index: int) -> None:
         self._apply_runtime_limits()
+        self._enable_per_channel()
         self._on_selection_changed()
 
     def _apply_runtime_limits(self) -> None:
@@ -339,11 +348,17 @@ class ModelPanel(QGroupBox):
         self.int8Check.setToolTip(spec.int8_method if can_int8 else
                                   f"int8 needs {', '.join(spec.int8_modules)}: {runtimes.install_hint(runtime)}")
 
+    def _enable_per_channel(self) -> None:
+        """Per channel is a way of making int8 weights, offered on torch rows (core.variants)."""
+        self.perChannelCheck.setEnabled(self.int8Check.isEnabled() and self.int8Check.isChecked()
+                                        and (self.runtimeCombo.currentData() or "torch") == "torch")
+
     @Slot(bool)
     def _on_int8_toggled(self, checked: bool) -> None:
         if checked:
             self.precisionCombo.setCurrentText("fp32")
         self.precisionCombo.setEnabled(not checked)
+        self._enable_per_channel()
         self._on_selection_changed()
 
     @Slot()
@@ -400,8 +415,8 @@ class ModelPanel(QGroupBox):
 
     def set_loading(self, loading: bool) -> None:
         for widget in (self.taskCombo, self.modelCombo, self.runtimeCombo, self.precisionCombo, self.int8Check,
-                       self.layersSpin, self.keepLastCheck, self.deviceCombo, self.threadsSpin, self.allowPickleCheck,
-                       self.loadButton):
+                       self.perChannelCheck, self.layersSpin, self.keepLastCheck, self.deviceCombo, self.threadsSpin,
+                       self.allowPickleCheck, self.loadButton):
             widget.setEnabled(not loading)
         if not loading:
             entry = self.current_entry()
@@ -458,6 +473,7 @@ class ModelPanel(QGroupBox):
         if enabled:
             self._apply_runtime_limits()
             self.precisionCombo.setEnabled(not self.int8Check.isChecked())
+        self._enable_per_channel()
 
     def show_summary(self, summary) -> None:
         """The card after a load: measured figures of the loaded variant."""

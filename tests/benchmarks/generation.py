@@ -29,9 +29,11 @@ from core.requests import GenerationSettings, LoadRequest
 from core.variants import Variant
 
 LADDERS = {
-    "synthetic/gpt2": [Variant(), Variant(precision="bf16"), Variant(int8=True), Variant(layers=6),
+    "synthetic/gpt2": [Variant(), Variant(precision="bf16"), Variant(int8=True), Variant(int8=True, per_channel=True),
+                       Variant(layers=6),
                        Variant(precision="fp16")],
-    "synthetic/smollm2-135m": [Variant(), Variant(precision="bf16"), Variant(int8=True), Variant(layers=15),
+    "synthetic/smollm2-135m": [Variant(), Variant(precision="bf16"), Variant(int8=True),
+                               Variant(int8=True, per_channel=True), Variant(layers=15),
                                Variant(layers=15, keep_last=True)],
 }
 

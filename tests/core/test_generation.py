@@ -39,6 +39,31 @@ def _greedy_ids(loaded, n=8) -> list[int]:
     return out[0, ids.shape[1]:].tolist()
 
 
+def test_per_channel_int8_rounds_each_output_channel_on_its_own_scale(folders):
+    """Rows of very different size: one scale for the tensor rounds the small rows to a few levels."""
+    import copy
+
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(64, 32)
+    with torch.no_grad():
+        linear.weight.mul_(torch.logspace(-3, 0, 32).unsqueeze(1))  # row scales from 0.001 to 1
+    x = torch.randn(16, 64)
+    exact = linear(x)
+    errors, small_rows = {}, {}
+    for per_channel in (False, True):
+        quantized = derive.quantize_int8(torch.nn.Sequential(copy.deepcopy(linear)), per_channel=per_channel)
+        weight = quantized[0].weight()
+        assert weight.qscheme() == (torch.per_channel_affine if per_channel else torch.per_tensor_affine)
+        row_error = (weight.dequantize() - linear.weight).norm(dim=1) / linear.weight.norm(dim=1)
+        small_rows[per_channel] = row_error[:8].mean().item()  # the 8 rows of the smallest weights
+        errors[per_channel] = (quantized(x) - exact).abs().mean().item()
+    assert small_rows[True] < small_rows[False] / 10, small_rows
+    assert errors[True] < errors[False], errors  # the activations' own rounding is the same in both
+    loaded = _load(folders["llama"], Variant(int8=True, per_channel=True))
+    assert "quantized per channel" in loaded.info.derivation[-1]
+    assert generation.generate(loaded, PROMPT, FORCED).new_tokens == 6
+
+
 @pytest.mark.parametrize("model_type", CAUSAL_TYPES)
 def test_each_family_generates_with_per_token_times_and_exact_kv_bytes(folders, model_type):
     loaded = _load(folders[model_type])
@@ -148,10 +173,10 @@ def test_int8_quantizes_every_gpt2_block_not_only_lm_head(folders):
 
     layers = 4
     plain = quantize_dynamic(AutoModelForCausalLM.from_pretrained(folders["gpt2"]), {torch.nn.Linear}, dtype=torch.qint8)
-    assert "1 Linear layers quantized (including lm_head" in derive.int8_report(plain)  # what torch.ao does alone
+    assert "1 Linear layers quantized per tensor (including lm_head" in derive.int8_report(plain)  # what torch.ao does alone
     loaded = _load(folders["gpt2"], Variant(int8=True))
     report = loaded.info.derivation[-1]
-    assert f"{4 * layers + 1} Linear layers quantized (including lm_head" in report and "left in float" not in report
+    assert f"{4 * layers + 1} Linear layers quantized per tensor (including lm_head" in report and "left in float" not in report
     fp32 = generation.generate(_load(folders["gpt2"]), PROMPT, FORCED)
     int8 = generation.generate(loaded, PROMPT, FORCED)
     assert int8.new_tokens == fp32.new_tokens == 6

@@ -15,7 +15,15 @@ def test_parse_variant_words():
     assert Variant(layers=2).label(6) == "fp32 L2/6"
 
 
-@pytest.mark.parametrize("text", ["fp8", "int8,fp16", "L0", "Lx", "layers=-1"])
+def test_per_channel_int8_is_a_variant_of_its_own():
+    variant = Variant.parse("int8,per-channel,L3")
+    assert variant == Variant("fp32", True, 3, per_channel=True) != Variant("fp32", True, 3)
+    assert variant.label(6) == "int8-pc L3/6"
+    assert Variant.from_dict(variant.to_dict()) == variant
+    assert "per_channel" not in Variant(int8=True).to_dict()  # saved runs of before read the same
+
+
+@pytest.mark.parametrize("text", ["fp8", "int8,fp16", "L0", "Lx", "layers=-1", "per-channel", "ort,int8,pc"])
 def test_bad_variants_are_input_errors(text):
     with pytest.raises(InputError):
         Variant.parse(text)

@@ -68,3 +68,19 @@ def test_every_synthetic_model_has_a_known_depth(qtbot):
     for entry in load_catalog().models:
         if entry.source == "synthetic":
             assert known_depth(entry), entry.id
+
+
+def test_per_channel_is_offered_with_int8_on_torch_rows_only(qtbot):
+    panel = make_panel(qtbot)
+    assert not panel.perChannelCheck.isEnabled()
+    panel.int8Check.setChecked(True)
+    assert panel.perChannelCheck.isEnabled()
+    panel.perChannelCheck.setChecked(True)
+    assert panel.variant().per_channel and panel.variant().label() == "int8-pc"
+    panel.int8Check.setChecked(False)
+    assert not panel.perChannelCheck.isEnabled() and not panel.variant().per_channel
+    ort = panel.runtimeCombo.findData("onnxruntime")
+    if ort >= 0:  # installed in dev and CI (requirements-dev.txt)
+        panel.int8Check.setChecked(True)
+        panel.runtimeCombo.setCurrentIndex(ort)
+        assert not panel.perChannelCheck.isEnabled() and not panel.variant().per_channel
