@@ -203,8 +203,9 @@ class LivePlot(pg.PlotWidget):
         self.plotItem.titleLabel.setAttr("justify", "left")
         self.plotItem.titleLabel.setVisible(True)
         # pyqtgraph draws the y title 5 pixels left of its axis: with its 1-pixel margin, the title's
-        # first letter was cut at the widget's edge.
-        self.plotItem.layout.setContentsMargins(5, 1, 1, 1)
+        # first letter was cut at the widget's edge. On the right, the last time tick's text is centred
+        # on the view's edge: half of it was cut ("00:0") without room there.
+        self.plotItem.layout.setContentsMargins(5, 1, 16, 1)
         # No grid: with a scrolling time axis, grid lines are repainted every frame and were most of the
         # redraw cost measured here (tests/benchmarks/ui_lateness.py).
         self.plotItem.showGrid(x=False, y=False)
@@ -544,7 +545,9 @@ class LivePlot(pg.PlotWidget):
             if event.label.toPlainText() != text:
                 event.label.setText(text)
             rect = event.label.textItem.boundingRect()
-            x = min((max(event.t, start) - start) / per_px + pad, width - rect.width() - pad)
+            # The text item's bounding rect leaves out its own margin at some scales (the last
+            # character was cut at 150%): keep a few more pixels from the right edge.
+            x = min((max(event.t, start) - start) / per_px + pad, width - rect.width() - 2 * pad - 4)
             x = max(pad, x)
             lane = next((k for k, taken in enumerate(lanes)
                          if all(x + rect.width() + pad <= a or b + pad <= x for a, b in taken)), None)
