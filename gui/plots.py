@@ -98,6 +98,17 @@ class TimeAxis(pg.AxisItem):
                  and abs(major / s - round(major / s)) < 1e-6]
         return [(major, 0), (minor[0], 0)] if minor else [(major, 0)]
 
+    def tickValues(self, minVal: float, maxVal: float, size: float):
+        """pyqtgraph's ticks, less the labelled ones within half a label of either end: their text is
+        centred on the tick and was cut in half at the plot's edge ("00:0")."""
+        levels = super().tickValues(minVal, maxVal, size)
+        if size <= 0 or maxVal <= minVal:
+            return levels
+        margin = self._label_px() / 2 * (maxVal - minVal) / size
+        return [(spacing, [v for v in values if minVal + margin <= v <= maxVal - margin]
+                 if self._major is not None and math.isclose(spacing, self._major) else values)
+                for spacing, values in levels]
+
     def tickStrings(self, values, scale, spacing):
         # Minor ticks carry no text: their labels were squeezed between the major ones.
         if self._major is not None and not math.isclose(spacing, self._major):
@@ -199,6 +210,8 @@ class LivePlot(pg.PlotWidget):
         self._lanes: list[tuple[_Event, float, int]] = []  # the labels drawn: event, x in pixels, lane
         self._lane_height = 0.0
         self.plotItem.layout.removeItem(self.plotItem.titleLabel)
+        self.plotItem.titleLabel.setParentItem(None)
+        self.plotItem.titleLabel = _HeaderLabel(parent=self.plotItem)
         self.plotItem.layout.addItem(self.plotItem.titleLabel, 0, 0, 1, 3)  # the header spans the axes too
         self.plotItem.titleLabel.setAttr("justify", "left")
         self.plotItem.titleLabel.setVisible(True)
@@ -330,9 +343,10 @@ class LivePlot(pg.PlotWidget):
         self.plotItem.getAxis("bottom").setHeight(math.ceil(ticks + (line if titled else 0) + 3))
 
     def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
+        # The header first: the plot item is laid out to the new size, and the header's height is part of it.
         if getattr(self, "_header_width", None) is not None:  # built (GraphicsView's __init__ resizes too)
             self._update_header()
+        super().resizeEvent(event)
 
     # ------------------------------------------------------------ data
 
@@ -574,6 +588,22 @@ class LivePlot(pg.PlotWidget):
     def export_png(self, path: str | Path) -> None:
         if not self.grab().save(str(path)):
             raise OSError(f"Could not write {path}")
+
+
+class _HeaderLabel(pg.LabelItem):
+    """The plot's header: as tall as its text, but no wider than it is given, because it wraps.
+
+    pyqtgraph's LabelItem makes its text's width its minimum (updateMin, at every resize too): a
+    header laid out for a wider plot then held the whole plot wider than its widget, and the right
+    end was cut off (the last tick read "00:0", labels lost their last letters).
+    """
+
+    def updateMin(self) -> None:  # noqa: N802 - pyqtgraph's name
+        height = self.itemRect().height()
+        self.setMinimumSize(0, height)
+        self._sizeHint = {Qt.SizeHint.MinimumSize: (0, height), Qt.SizeHint.PreferredSize: (0, height),
+                          Qt.SizeHint.MaximumSize: (-1, -1), Qt.SizeHint.MinimumDescent: (0, 0)}
+        self.updateGeometry()
 
 
 def _sample_html(color: str, width: int, style, symbol: str | None) -> str:
