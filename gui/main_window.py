@@ -335,7 +335,8 @@ class MainWindow(QMainWindow):
         QApplication.setFont(font)
         for plot in self.plots:
             plot.apply_theme(font.pointSize())
-        self.runPanel.resultView.apply_font()
+        for view in (self.runPanel.resultView, self.runPanel.pinnedView):
+            view.apply_font()
         self.historyTable.verticalHeader().setDefaultSectionSize(QFontMetrics(font).height() + 8)
         QTimer.singleShot(0, self._fit_model_panel)  # once the panel's widgets have taken the new font
 

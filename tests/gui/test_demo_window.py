@@ -153,6 +153,9 @@ def test_pinned_result_sits_beside_the_next(qtbot, make_window):
     assert panel.pinnedView.isVisible()
     assert "against pinned" in panel.sideBySide.text() and ("faster" in panel.sideBySide.text()
                                                             or "slower" in panel.sideBySide.text())
+    window.presenterAction.trigger()  # both headlines grow alike
+    assert panel.pinnedView.headline.font().pointSizeF() == panel.resultView.headline.font().pointSizeF()
+    window.presenterAction.trigger()
     qtbot.mouseClick(panel.unpinButton, Qt.MouseButton.LeftButton)
     assert not panel.pinnedView.isVisible()
 
