@@ -120,7 +120,7 @@ class CompareView(QWidget):
         for ladder in self._ladders:
             self.ladderCombo.addItem(ladder.name, ladder.id)
         self.modelList = QListWidget(objectName="compareModelList")
-        self.modelList.setMinimumHeight(160)
+        self.modelList.setMinimumHeight(100)  # about four rows: the column must fit 720 lines at 150% too
         self.deviceCombo = QComboBox(objectName="compareDeviceCombo")
         self.threadsSpin = QSpinBox(objectName="compareThreadsSpin")
         self.threadsSpin.setRange(1, max(1, os.cpu_count() or 1))
