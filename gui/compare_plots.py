@@ -18,6 +18,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from core.columns import COLUMNS
 from core.compare_data import frontier
 
+from .pictures import without_buttons
+
 MAX_FRONT_LABELS = 20  # frontier points labelled on the scatter and named below it
 LABEL_GAP = 3  # pixels between a bubble's edge and its label
 
@@ -225,9 +227,6 @@ class ComparePlots(QWidget):
         image = QImage(round(width * scale), round(height * scale), QImage.Format.Format_ARGB32_Premultiplied)
         image.setDevicePixelRatio(scale)
         image.fill(QColor("white"))
-        shown = [plot.getPlotItem() for plot in plots if not plot.getPlotItem().buttonsHidden]
-        for item in shown:
-            item.hideButtons()  # the "A" (auto-range) button appears while the mouse is over a plot
         painter = QPainter(image)
         try:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -236,14 +235,13 @@ class ComparePlots(QWidget):
             painter.setPen(QColor("black"))
             flags = int(Qt.TextFlag.TextWordWrap)
             painter.drawText(QRect(pad, pad, width - 2 * pad, top), flags, caption)
-            for plot in plots:  # the scene itself, drawn at the picture's resolution
-                source = plot.viewport().rect()
-                left = plot.mapTo(self, QPoint(0, 0)).x()
-                plot.render(painter, QRectF(left, top, source.width(), source.height()), source)
+            with without_buttons(plots):
+                for plot in plots:  # the scene itself, drawn at the picture's resolution
+                    source = plot.viewport().rect()
+                    left = plot.mapTo(self, QPoint(0, 0)).x()
+                    plot.render(painter, QRectF(left, top, source.width(), source.height()), source)
             painter.setPen(QColor("black"))
             painter.drawText(QRect(pad, top + plots_height + pad // 2, width - 2 * pad, height), flags, note)
         finally:
             painter.end()
-            for item in shown:
-                item.showButtons()
         return image

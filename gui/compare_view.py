@@ -13,7 +13,7 @@ import queue
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QEvent, QIODevice, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListWidget, QListWidgetItem,
                                QProgressBar, QPushButton, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
@@ -29,6 +29,7 @@ from .compare_plots import ComparePlots
 from .compare_presenter import ComparePresenter
 from .compare_table import CompareTableModel, DiffTableModel, FrozenColumnTable, frozen_count
 from .model_panel import default_threads
+from .pictures import png_bytes
 from .plots import REDRAW_MS
 
 
@@ -557,11 +558,7 @@ class CompareView(QWidget):
     def png_bytes(self) -> bytes:
         """The plots as a PNG: twice the screen's pixels, the run's settings written above them (a
         picture on a slide must say what was measured), no buttons."""
-        buffer = QBuffer()
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        if not self.plotsWidget.image(compare.caption(self.run)).save(buffer, "PNG"):
-            raise OSError("Could not encode the plots as PNG")
-        return bytes(buffer.data())
+        return png_bytes(self.plotsWidget.image(compare.caption(self.run)))
 
     @Slot()
     def _on_export_clicked(self) -> None:

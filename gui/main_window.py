@@ -22,12 +22,14 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QFileDialog, QHBoxLayout
 from core import __version__, paths
 from core.catalog import DEFAULT_MODEL_ID, load_catalog
 from core.errors import SizeLabError
+from core.safe_files import write_atomic
 from core.protocol import Outcome
 
 from .banner import ErrorBanner
 from .compare_view import CompareView
 from .engine_host import EngineHost, default_engine
 from .history import HistoryModel
+from .pictures import png_bytes, without_buttons
 from .model_panel import ModelPanel
 from .plots import REDRAW_MS, LatencyPlot, MemoryPlot, ThroughputPlot, export_csv
 from .run_panel import RunPanel
@@ -462,10 +464,7 @@ class MainWindow(QMainWindow):
         self.modelPanel.show_summary(summary)
         self.runPanel.set_task(summary.task)
         self.runPanel.clear_result()  # a result of the model before would read as this one's
-        if summary.kind == "endpoint":  # its weights are on the server: no baseline or weights line here
-            self.memoryPlot.unmark_model()
-        else:
-            self.memoryPlot.mark_model(summary.info["rss_before_load"], summary.info["weight_bytes"])
+        self.memoryPlot.mark_model(summary.info["rss_before_load"], summary.info["weight_bytes"])  # none for 0 bytes
         for plot in (self.latencyPlot, self.memoryPlot):
             plot.mark_event(self.now(), f"{summary.name} [{summary.variant_label}]")
         threads = f" · {self.modelPanel.threadsSpin.value()} threads" if summary.device == "cpu" else ""
@@ -638,10 +637,7 @@ class MainWindow(QMainWindow):
     def _on_export_plot_png(self) -> None:
         path = self._save_path("Export plots", "sizelab-plots.png", "PNG image (*.png)")
         if path:
-            def save():
-                if not self.plots_image().save(path):
-                    raise OSError(f"could not write {path}")
-            self._export(save, path)
+            self._export(lambda: write_atomic(path, png_bytes(self.plots_image())), path)
 
     def plots_image(self, scale: float = 2.0) -> QImage:
         """The three plots at `scale` times their size on screen (no toolbar), under a caption that says
@@ -659,7 +655,8 @@ class MainWindow(QMainWindow):
             painter.setFont(font)
             painter.setPen(Qt.GlobalColor.black)
             painter.drawText(QRectF(6, 2, width - 12, 2 * line + 4), Qt.TextFlag.TextWordWrap, caption)
-            plots.render(painter, QPoint(0, 2 * line + 8))
+            with without_buttons(self.plots):
+                plots.render(painter, QPoint(0, 2 * line + 8))
         finally:
             painter.end()
         return image

@@ -298,3 +298,22 @@ def test_the_plot_image_is_twice_the_plots_with_a_caption_and_no_toolbar(qtbot, 
     assert 2 * plots.height() < image.height() < 2 * (plots.height() + window.plotBar.height() + 60)
     caption = window._export_caption()
     assert window.session.summary.name in caption and "machine" in caption and "cores" in caption
+
+
+def test_the_plot_picture_is_written_like_every_export(qtbot, make_window, tmp_path, monkeypatch):
+    """Through core.safe_files: a FIFO at the chosen path is refused with a message (QImage.save would
+    have opened it and waited for a reader), and a PNG lands at a regular path."""
+    import os
+
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(partial(FakeEngine))
+    fifo = tmp_path / "plots.png"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(fifo), ""))
+    window._on_export_plot_png()
+    assert "Export failed" in window.errorBanner.text()
+    target = tmp_path / "real.png"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(target), ""))
+    window._on_export_plot_png()
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
