@@ -29,6 +29,16 @@ from core.variants import Variant
 VARIANTS = (Variant(), Variant(int8=True), Variant(int8=True, per_channel=True))
 
 
+def each_variant(entry, threads: int):
+    """(variant, the model loaded as it), one at a time: released before the next loads."""
+    for variant in VARIANTS:
+        loaded = load_model(LoadRequest(entry=entry, variant=variant, threads=threads))
+        try:
+            yield variant, loaded
+        finally:
+            loaded.release()
+
+
 def classifier_rows(threads: int) -> None:
     entry = load_catalog().get(DEFAULT_MODEL_ID)
     splits = {name: training.sentiment_split(name) for name in ("dev", "hard_test")}
@@ -36,8 +46,7 @@ def classifier_rows(threads: int) -> None:
     print("| variant | dev | hard held-out | agreement with fp32 (dev + hard) | p50 ms |")
     print("|---|---|---|---|---|")
     reference = None
-    for variant in VARIANTS:
-        loaded = load_model(LoadRequest(entry=entry, variant=variant, threads=threads))
+    for variant, loaded in each_variant(entry, threads):
         labels, cells = [], []
         for examples in splits.values():
             # One sentence at a time, as the live view runs them: dynamic int8 scales its activations over
@@ -56,7 +65,6 @@ def classifier_rows(threads: int) -> None:
             tasks.classify(loaded, sentence)
             times.append(time.perf_counter() - started)
         print(f"| {variant.label()} | {cells[0]} | {cells[1]} | {agreement:.1%} | {sorted(times)[10] * 1000:.2f} |")
-        loaded.release()
 
 
 @torch.inference_mode()
@@ -66,8 +74,7 @@ def causal_rows(model_id: str, tokens: int, threads: int) -> None:
     print("| variant | mean KL(fp32 ‖ variant) | top-1 agreement with fp32 | forward ms (best of 3) |")
     print("|---|---|---|---|")
     reference = None
-    for variant in VARIANTS:
-        loaded = load_model(LoadRequest(entry=entry, variant=variant, threads=threads))
+    for variant, loaded in each_variant(entry, threads):
         ids = loaded.tokenizer(PERPLEXITY_TEXT.read_text(encoding="utf-8"), return_tensors="pt",
                                verbose=False)["input_ids"][:, :tokens]
         best = float("inf")
@@ -81,7 +88,6 @@ def causal_rows(model_id: str, tokens: int, threads: int) -> None:
         kl = torch.sum(reference.exp() * (reference - logp), dim=-1).mean().item()
         top1 = (logp.argmax(-1) == reference.argmax(-1)).float().mean().item()
         print(f"| {variant.label()} | {kl:.5f} | {top1:.1%} | {best * 1000:.1f} |")
-        loaded.release()
 
 
 def main() -> int:
